@@ -1,0 +1,6 @@
+// Knex CLI configuration (`npm run migrate`): the same database the service would use.
+import { loadConfig } from './src/config';
+import { knexConfig } from './src/db/database';
+
+const config = loadConfig();
+export default knexConfig({ target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: 2 });

@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { GraphQLFormattedError } from 'graphql';
+import { requireVerifier, type Principal } from './auth/principal';
+import type { TokenVerifier } from './auth/tokens';
+import { createContext, type AppServices, type Context } from './context';
+import { ApiError, fromDatabaseError, type ErrorCode } from './errors';
+import type { Metrics } from './metrics';
+import { buildResolvers, loadTypeDefs } from './schema';
+
+export interface App {
+  server: http.Server;
+  /** Stops accepting, lets in-flight requests finish (bounded), then stops the GraphQL server. */
+  close(timeoutMs: number): Promise<void>;
+  /** Set once shutdown begins: readiness turns 503 at once. */
+  shuttingDown: boolean;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new BodyTooLarge());
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+const restError = (res: http.ServerResponse, status: number, code: ErrorCode, message: string) =>
+  sendJson(res, status, { error: { code, message } });
+
+const graphqlError = (res: http.ServerResponse, status: number, err: ApiError) =>
+  sendJson(res, status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
+
+/** Masks what the client must not see (SQL, tables, stacks) and keeps the contract's codes. */
+function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = (error as { originalError?: unknown })?.originalError ?? error;
+  const mapped = fromDatabaseError(original);
+  if (mapped instanceof ApiError) {
+    return { message: mapped.message, path: formatted.path, locations: formatted.locations, extensions: { ...mapped.extensions } };
+  }
+  const code = formatted.extensions?.code;
+  // errors from parsing, validation and variable coercion are safe to show
+  if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') {
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+  }
+  return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+function observability(services: AppServices, metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue }) {
+      const started = process.hrtime.bigint();
+      return {
+        async didEncounterErrors({ errors, operationName }) {
+          for (const err of errors) {
+            const original = err.originalError ?? err;
+            if (!(fromDatabaseError(original) instanceof ApiError) && !err.extensions?.code) {
+              services.logger.error({ requestId: contextValue.requestId, operation: operationName, err: original }, 'unexpected error');
+            } else if (!(original instanceof ApiError) && fromDatabaseError(original) instanceof ApiError) {
+              services.logger.warn({ requestId: contextValue.requestId, operation: operationName, err: (original as Error).message }, 'database error');
+            }
+          }
+        },
+        async willSendResponse({ response, operationName }) {
+          const body = response.body;
+          if (body.kind === 'single' && body.singleResult.data == null && body.singleResult.errors?.length) {
+            const codes = body.singleResult.errors.map((e) => e.extensions?.code);
+            if (codes.every((c) => c === 'SERVICE_UNAVAILABLE')) response.http.status = 503;
+          }
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          const status = response.http.status ?? 200;
+          metrics.observe('/graphql', operationName ?? 'anonymous', status, seconds);
+          services.logger.info({
+            requestId: contextValue.requestId, account: contextValue.principal.accountId, subject: contextValue.principal.subject,
+            operation: operationName ?? null, status, durationMs: Math.round(seconds * 1e4) / 10,
+          }, 'graphql request');
+        },
+      };
+    },
+  };
+}
+
+export async function createApp(services: AppServices, tokens: TokenVerifier, metrics: Metrics): Promise<App> {
+  const { config } = services;
+  const armor = new ApolloArmor({
+    maxDepth: { n: config.limits.maxDepth },
+    maxAliases: { n: config.limits.maxAliases },
+    maxTokens: { n: config.limits.maxTokens },
+    costLimit: { maxCost: config.limits.maxCost },
+    maxDirectives: { n: 50 },
+    blockFieldSuggestion: { enabled: config.production },
+  }).protect();
+  const apollo = new ApolloServer<Context>({
+    typeDefs: loadTypeDefs(),
+    resolvers: buildResolvers() as never,
+    introspection: config.introspection,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: config.production,
+    formatError,
+    validationRules: armor.validationRules,
+    plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), observability(services, metrics)],
+  });
+  await apollo.start();
+
+  const app: App = {
+    server: http.createServer(),
+    shuttingDown: false,
+    async close(timeoutMs) {
+      app.shuttingDown = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { app.server.closeAllConnections(); resolve(); }, timeoutMs);
+        timer.unref();
+        app.server.close(() => { clearTimeout(timer); resolve(); });
+        app.server.closeIdleConnections();
+      });
+      await apollo.stop();
+    },
+  };
+
+  async function authenticate(req: http.IncomingMessage): Promise<Principal> {
+    return tokens.authenticate(req.headers.authorization);
+  }
+
+  async function handleGraphQL(req: http.IncomingMessage, res: http.ServerResponse, url: URL, requestId: string): Promise<void> {
+    let principal: Principal;
+    try {
+      principal = await authenticate(req);
+    } catch (err) {
+      graphqlError(res, 401, err as ApiError);
+      return;
+    }
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const text = await readBody(req, config.limits.maxBodyBytes);
+      const type = req.headers['content-type'] ?? '';
+      if (type.includes('json')) {
+        try {
+          body = text === '' ? {} : JSON.parse(text);
+        } catch {
+          sendJson(res, 400, { errors: [{ message: 'The body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+          return;
+        }
+      } else {
+        body = text;
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => createContext(services, principal, requestId),
+    });
+    const responseHeaders: Record<string, string> = { 'x-request-id': requestId };
+    for (const [name, value] of result.headers) responseHeaders[name] = value;
+    res.writeHead(result.status ?? 200, responseHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  async function handleVerify(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let status = 200;
+    try {
+      let principal: Principal;
+      try {
+        principal = await authenticate(req);
+      } catch (err) {
+        status = 401;
+        restError(res, 401, 'UNAUTHENTICATED', (err as Error).message);
+        return;
+      }
+      try {
+        requireVerifier(principal);
+      } catch (err) {
+        status = 403;
+        restError(res, 403, 'FORBIDDEN', (err as Error).message);
+        return;
+      }
+      let input: { key?: unknown; instanceId?: unknown };
+      try {
+        input = JSON.parse(await readBody(req, 16_384)) as typeof input;
+      } catch (err) {
+        if (err instanceof BodyTooLarge) throw err;
+        input = {};
+      }
+      if (typeof input !== 'object' || input === null || typeof input.key !== 'string' || input.key.length > 1000) {
+        status = 400;
+        restError(res, 400, 'BAD_USER_INPUT', 'The body must be {"key": string, "instanceId"?: string}');
+        return;
+      }
+      if (input.instanceId != null && typeof input.instanceId !== 'string') {
+        status = 400;
+        restError(res, 400, 'BAD_USER_INPUT', 'instanceId must be a string');
+        return;
+      }
+      const result = await services.verifier.verify(principal, input.key, (input.instanceId as string | undefined) ?? null);
+      const key = result.key;
+      sendJson(res, 200, key
+        ? {
+            valid: result.valid, code: result.code, accountId: key.accountId, keyId: key.id, instanceId: key.instanceId,
+            channelId: key.channelId, developerId: key.developerId, teamIds: key.teamIds, expiresAt: key.expiresAt.toISOString(),
+          }
+        : { valid: result.valid, code: result.code });
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        status = 413;
+        restError(res, 413, 'BAD_USER_INPUT', 'The request body is too large');
+        return;
+      }
+      const mapped = fromDatabaseError(err);
+      if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') {
+        status = 503;
+        restError(res, 503, 'SERVICE_UNAVAILABLE', mapped.message);
+        return;
+      }
+      throw err;
+    } finally {
+      metrics.observe('/v1/keys/verify', '', status, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 200)
+      ? req.headers['x-request-id'] : randomUUID();
+    switch (url.pathname) {
+      case '/v1/keys/verify':
+        if (req.method !== 'POST') return restError(res, 405, 'BAD_USER_INPUT', 'Use POST');
+        return handleVerify(req, res);
+      case '/graphql':
+        if (req.method !== 'POST' && req.method !== 'GET') return restError(res, 405, 'BAD_USER_INPUT', 'Use GET or POST');
+        return handleGraphQL(req, res, url, requestId);
+      case '/healthz':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/readyz': {
+        const ready = !app.shuttingDown && (await services.db.ping(1000));
+        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : app.shuttingDown ? 'shutting down' : 'database unavailable' });
+      }
+      case '/metrics': {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+      default:
+        return restError(res, 404, 'NOT_FOUND', `No route ${url.pathname}`);
+    }
+  }
+
+  app.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    route(req, res).catch((err: unknown) => {
+      if (err instanceof BodyTooLarge) {
+        if (!res.headersSent) sendJson(res, 413, { errors: [{ message: 'The request body is too large', extensions: { code: 'BAD_USER_INPUT' } }] });
+        return;
+      }
+      services.logger.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+  return app;
+}

@@ -1,0 +1,124 @@
+import path from 'node:path';
+
+/** Thrown when the environment is wrong; the message names the variable. */
+export class ConfigError extends Error {}
+
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string }
+  | { kind: 'pglite'; dataDir: string | null }; // null: in memory
+
+export interface JwtConfig {
+  secret: string | null;
+  publicKey: string | null;
+  jwksUrl: string | null;
+  issuer: string | null;
+  audience: string | null;
+}
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  dataDir: string;
+  database: DatabaseTarget;
+  migrateOnStart: boolean;
+  jwt: JwtConfig;
+  introspection: boolean;
+  logLevel: string;
+  /** Longest time a database statement or connection attempt may take. */
+  dbTimeoutMs: number;
+  dbPoolMax: number;
+  usage: { flushIntervalMs: number; flushSize: number; retentionDays: number };
+  keyCacheTtlMs: number;
+  shutdownTimeoutMs: number;
+  limits: { maxDepth: number; maxAliases: number; maxTokens: number; maxCost: number; maxBodyBytes: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false (got ${JSON.stringify(raw)})`);
+}
+
+function text(env: Env, name: string): string | null {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? null : raw;
+}
+
+function databaseTarget(env: Env, dataDir: string): DatabaseTarget {
+  const url = text(env, 'DATABASE_URL');
+  if (url === null) return { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
+  if (url === 'memory://') return { kind: 'pglite', dataDir: null };
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  throw new ConfigError('DATABASE_URL must be postgres://…, postgresql://… or memory://');
+}
+
+/** Reads and validates the environment once, at start-up. */
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const dataDir = path.resolve(text(env, 'DATA_DIR') ?? './data');
+  const database = databaseTarget(env, dataDir);
+  const jwt: JwtConfig = {
+    secret: text(env, 'JWT_SECRET'),
+    publicKey: text(env, 'JWT_PUBLIC_KEY'),
+    jwksUrl: text(env, 'JWKS_URL'),
+    issuer: text(env, 'JWT_ISSUER'),
+    audience: text(env, 'JWT_AUDIENCE'),
+  };
+  const sources = [jwt.secret, jwt.publicKey, jwt.jwksUrl].filter((s) => s !== null).length;
+  if (sources > 1) throw new ConfigError('Set only one of JWT_SECRET, JWT_PUBLIC_KEY and JWKS_URL');
+  if (production && sources === 0) {
+    throw new ConfigError('NODE_ENV=production needs JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL');
+  }
+  if (jwt.secret !== null && jwt.secret.length < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 characters');
+  }
+  if (jwt.jwksUrl !== null && !/^https?:\/\//.test(jwt.jwksUrl)) {
+    throw new ConfigError('JWKS_URL must be an http(s) URL');
+  }
+  const logLevel = text(env, 'LOG_LEVEL') ?? (env.NODE_ENV === 'test' ? 'silent' : 'info');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
+  }
+  return {
+    production,
+    port: int(env, 'PORT', 4000, 0, 65535),
+    host: text(env, 'HOST') ?? '0.0.0.0',
+    dataDir,
+    database,
+    migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
+    jwt,
+    introspection: bool(env, 'GRAPHQL_INTROSPECTION', !production),
+    logLevel,
+    dbTimeoutMs: int(env, 'DB_TIMEOUT_MS', 2000, 100, 600_000),
+    dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 1000),
+    usage: {
+      flushIntervalMs: int(env, 'USAGE_FLUSH_INTERVAL_MS', 500, 10, 60_000),
+      flushSize: int(env, 'USAGE_FLUSH_SIZE', 5000, 1, 1_000_000),
+      retentionDays: int(env, 'USAGE_RETENTION_DAYS', 400, 1, 36_500),
+    },
+    keyCacheTtlMs: int(env, 'KEY_CACHE_TTL_MS', 10_000, 0, 3_600_000),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    limits: {
+      maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),
+      maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1000),
+      maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 2000, 10, 100_000),
+      maxCost: int(env, 'GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+      maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+    },
+  };
+}

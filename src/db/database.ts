@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { DatabaseTarget } from '../config';
+
+export interface DatabaseOptions {
+  target: DatabaseTarget;
+  /** Bound on acquiring a connection and on each statement. */
+  timeoutMs: number;
+  poolMax: number;
+}
+
+/** Called with each notification's payload; `onReset` when notifications may have been missed. */
+export interface NotificationHandler {
+  onMessage: (payload: string) => void;
+  onReset: () => void;
+}
+
+export interface Database {
+  knex: Knex;
+  kind: 'postgres' | 'pglite';
+  /** Subscribes to a NOTIFY channel on a dedicated session (reconnecting on failure). */
+  listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>>;
+  /** True when the database answers a trivial query within `timeoutMs`. */
+  ping(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+// Counts come back as int8; the app casts them in SQL, and parses any left over as numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+function migrationConfig(): Knex.MigratorConfig {
+  const compiled = !__filename.endsWith('.ts');
+  return {
+    directory: path.resolve(__dirname, '../../migrations'),
+    loadExtensions: [compiled ? '.js' : '.ts'],
+    tableName: 'knex_migrations',
+  };
+}
+
+export function knexConfig(options: DatabaseOptions): Knex.Config {
+  const { target } = options;
+  if (target.kind === 'postgres') {
+    return {
+      client: 'pg',
+      connection: {
+        connectionString: target.url,
+        connectionTimeoutMillis: options.timeoutMs,
+        statement_timeout: Math.max(options.timeoutMs * 5, 10_000),
+        application_name: 'qckeys',
+      } as Knex.PgConnectionConfig,
+      pool: { min: 0, max: options.poolMax, idleTimeoutMillis: 30_000 },
+      acquireConnectionTimeout: options.timeoutMs,
+      migrations: migrationConfig(),
+    };
+  }
+  if (target.dataDir) fs.mkdirSync(target.dataDir, { recursive: true });
+  const pglite = new PGlite(target.dataDir ?? undefined);
+  return {
+    client: ClientPgLite,
+    dialect: 'postgres',
+    connection: () => ({ pglite }) as object,
+    acquireConnectionTimeout: options.timeoutMs * 15,
+    migrations: migrationConfig(),
+  };
+}
+
+function pgliteOf(knex: Knex): PGlite {
+  return (knex.client as { pglite: PGlite }).pglite;
+}
+
+export function createDatabase(options: DatabaseOptions): Database {
+  const knex = knexFactory(knexConfig(options));
+  const kind = options.target.kind;
+  const listeners: (() => Promise<void>)[] = [];
+
+  async function listenPostgres(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
+    const url = (options.target as { url: string }).url;
+    let client: pg.Client | null = null;
+    let stopped = false;
+    let retry: NodeJS.Timeout | null = null;
+
+    const connect = async (): Promise<void> => {
+      const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: options.timeoutMs, application_name: 'qckeys-listen' });
+      next.on('notification', (msg) => { if (msg.channel === channel) handler.onMessage(msg.payload ?? ''); });
+      const reconnect = () => {
+        if (stopped || client !== next) return;
+        client = null;
+        next.removeAllListeners('error');
+        next.on('error', () => undefined);
+        next.end().catch(() => undefined);
+        handler.onReset();
+        schedule();
+      };
+      next.on('error', reconnect);
+      next.on('end', reconnect);
+      await next.connect();
+      await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      client = next;
+    };
+    const schedule = () => {
+      if (stopped || retry) return;
+      retry = setTimeout(() => {
+        retry = null;
+        connect().then(() => handler.onReset(), () => schedule());
+      }, 500);
+      retry.unref();
+    };
+
+    await connect().catch(() => schedule());
+    const stop = async () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      const current = client;
+      client = null;
+      if (current) await current.end().catch(() => undefined);
+    };
+    listeners.push(stop);
+    return stop;
+  }
+
+  async function listenPglite(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
+    await knex.raw('select 1'); // make sure the embedded database is open
+    const unlisten = await pgliteOf(knex).listen(channel, handler.onMessage);
+    const stop = async () => { await unlisten().catch(() => undefined); };
+    listeners.push(stop);
+    return stop;
+  }
+
+  return {
+    knex,
+    kind,
+    listen: kind === 'postgres' ? listenPostgres : listenPglite,
+    async ping(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+      try {
+        return await Promise.race([knex.raw('select 1').then(() => true, () => false), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      for (const stop of listeners.splice(0)) await stop();
+      await knex.destroy();
+    },
+  };
+}
+
+export async function migrateLatest(db: Database): Promise<string[]> {
+  const [, applied] = (await db.knex.migrate.latest()) as [number, string[]];
+  return applied;
+}

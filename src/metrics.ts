@@ -1,0 +1,48 @@
+import client from 'prom-client';
+import type { Knex } from 'knex';
+import type { UsageRecorder } from './modules/usage/recorder';
+import type { KeyCache } from './modules/verification/cache';
+
+/** Prometheus metrics of one service process. */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const requests = new client.Counter({
+    name: 'qckeys_http_requests_total', help: 'HTTP requests by route, GraphQL operation and status',
+    labelNames: ['route', 'operation', 'status'] as const, registers: [registry],
+  });
+  const duration = new client.Histogram({
+    name: 'qckeys_http_request_duration_seconds', help: 'HTTP request latency by route and GraphQL operation',
+    labelNames: ['route', 'operation'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const verifications = new client.Counter({
+    name: 'qckeys_verifications_total', help: 'Key verifications by outcome', labelNames: ['code'] as const, registers: [registry],
+  });
+  return {
+    registry,
+    verifications,
+    observe(route: string, operation: string, status: number, seconds: number) {
+      requests.inc({ route, operation, status: String(status) });
+      duration.observe({ route, operation }, seconds);
+    },
+    /** Gauges read at scrape time from the running parts. */
+    watch(parts: { usage: UsageRecorder; cache: KeyCache; knex: Knex }) {
+      new client.Gauge({ name: 'qckeys_usage_buffer_depth', help: 'Verifications counted but not yet written', registers: [registry],
+        collect() { this.set(parts.usage.depth); } });
+      new client.Gauge({ name: 'qckeys_key_cache_entries', help: 'Entries in the verification cache', registers: [registry],
+        collect() { this.set(parts.cache.size); } });
+      const pool = () => (parts.knex.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+      new client.Gauge({ name: 'qckeys_db_pool_connections', help: 'Database pool connections by state', labelNames: ['state'] as const, registers: [registry],
+        collect() {
+          const p = pool();
+          if (!p) return;
+          this.set({ state: 'used' }, p.numUsed());
+          this.set({ state: 'free' }, p.numFree());
+          this.set({ state: 'pending' }, p.numPendingAcquires());
+        } });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,242 @@
+import type { Knex } from 'knex';
+import type { ApiKeyOrderField, ApiKeyStatus, Cloud, OrderDirection } from '../../generated/graphql';
+import type { PageRequest } from '../../lib/connection';
+import { likePattern } from '../../lib/validate';
+import type { ApiKeyEventRecord, ApiKeyRecord } from './model';
+
+interface ApiKeyRow {
+  id: string; account_id: string; name: string; hint: string; cloud: Cloud; instance_id: string; channel_id: string;
+  developer_id: string; expires_at: Date; lifetime_seconds: number; created_at: Date; updated_at: Date;
+  renewed_at: Date | null; revoked_at: Date | null; revocation_reason: string | null; last_used_at: Date | null;
+  deleted_at: Date | null; version: number;
+}
+
+export const toApiKeyRecord = (r: ApiKeyRow): ApiKeyRecord => ({
+  id: r.id, accountId: r.account_id, name: r.name, hint: r.hint, cloud: r.cloud, instanceId: r.instance_id,
+  channelId: r.channel_id, developerId: r.developer_id, expiresAt: r.expires_at, lifetimeSeconds: r.lifetime_seconds,
+  createdAt: r.created_at, updatedAt: r.updated_at, renewedAt: r.renewed_at, revokedAt: r.revoked_at,
+  revocationReason: r.revocation_reason, lastUsedAt: r.last_used_at, deletedAt: r.deleted_at, version: r.version,
+});
+
+const toRow = (k: ApiKeyRecord) => ({
+  id: k.id, account_id: k.accountId, name: k.name, hint: k.hint, cloud: k.cloud, instance_id: k.instanceId,
+  channel_id: k.channelId, developer_id: k.developerId, expires_at: k.expiresAt, lifetime_seconds: k.lifetimeSeconds,
+  created_at: k.createdAt, updated_at: k.updatedAt, renewed_at: k.renewedAt, revoked_at: k.revokedAt,
+  revocation_reason: k.revocationReason, last_used_at: k.lastUsedAt, deleted_at: k.deletedAt, version: k.version,
+});
+
+/** The listing's filter, validated. */
+export interface KeyFilter {
+  search: string | null;
+  teamIds: string[];
+  withoutTeam: boolean | null;
+  developerIds: string[];
+  channelIds: string[];
+  instanceIds: string[];
+  clouds: Cloud[];
+  statuses: ApiKeyStatus[];
+  expiresBefore: Date | null;
+  expiresAfter: Date | null;
+}
+
+export interface KeyOrder { field: ApiKeyOrderField; direction: OrderDirection }
+
+// SQL of each sort value, and how a cursor value is cast back.
+const SORT: Record<ApiKeyOrderField, { expr: string; cast: string; valueOf: (k: ApiKeyRecord) => string }> = {
+  NAME: { expr: 'lower(k.name)', cast: 'text', valueOf: (k) => k.name.toLowerCase() },
+  CREATED_AT: { expr: 'k.created_at', cast: 'timestamptz', valueOf: (k) => k.createdAt.toISOString() },
+  EXPIRES_AT: { expr: 'k.expires_at', cast: 'timestamptz', valueOf: (k) => k.expiresAt.toISOString() },
+  LAST_USED_AT: {
+    expr: `coalesce(k.last_used_at, '-infinity'::timestamptz)`,
+    cast: 'timestamptz',
+    valueOf: (k) => k.lastUsedAt?.toISOString() ?? '-infinity',
+  },
+};
+
+export const cursorOfKey = (order: KeyOrder) => (k: ApiKeyRecord): unknown[] => [SORT[order.field].valueOf(k), k.id];
+
+/** Live keys of the account that match the filter, as `k`. */
+function matching(db: Knex, accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
+  const q = db('api_keys as k').where('k.account_id', accountId).whereNull('k.deleted_at');
+  if (f.search) q.whereRaw(`lower(k.name) like ? escape '\\'`, [likePattern(f.search)]);
+  if (f.teamIds.length) {
+    q.whereExists(db('api_key_teams as kt').whereRaw('kt.api_key_id = k.id').whereIn('kt.team_id', f.teamIds).select(db.raw('1')));
+  }
+  if (f.withoutTeam !== null) {
+    const hasTeam = db('api_key_teams as kt0').whereRaw('kt0.api_key_id = k.id').select(db.raw('1'));
+    if (f.withoutTeam) q.whereNotExists(hasTeam);
+    else q.whereExists(hasTeam);
+  }
+  if (f.developerIds.length) q.whereIn('k.developer_id', f.developerIds);
+  if (f.channelIds.length) q.whereIn('k.channel_id', f.channelIds);
+  if (f.instanceIds.length) q.whereIn('k.instance_id', f.instanceIds);
+  if (f.clouds.length) q.whereIn('k.cloud', f.clouds);
+  if (f.statuses.length && f.statuses.length < 3) {
+    q.where((w) => {
+      for (const status of f.statuses) {
+        if (status === 'REVOKED') w.orWhereNotNull('k.revoked_at');
+        if (status === 'ACTIVE') w.orWhere((a) => a.whereNull('k.revoked_at').where('k.expires_at', '>', now));
+        if (status === 'EXPIRED') w.orWhere((e) => e.whereNull('k.revoked_at').where('k.expires_at', '<=', now));
+      }
+    });
+  }
+  if (f.expiresBefore) q.where('k.expires_at', '<', f.expiresBefore);
+  if (f.expiresAfter) q.where('k.expires_at', '>=', f.expiresAfter);
+  return q;
+}
+
+/** One page of the listing by keyset: `limit + 1` rows in the page's direction. */
+export async function pageKeys(db: Knex, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date): Promise<ApiKeyRecord[]> {
+  const sort = SORT[order.field];
+  const ascending = (order.direction === 'ASC') !== page.backward;
+  const dir = ascending ? 'asc' : 'desc';
+  const q = matching(db, accountId, f, now).select('k.*').orderByRaw(`${sort.expr} ${dir}, k.id ${dir}`).limit(page.limit + 1);
+  if (page.cursor) {
+    q.whereRaw(`(${sort.expr}, k.id) ${ascending ? '>' : '<'} (?::${sort.cast}, ?)`, page.cursor as string[]);
+  }
+  return ((await q) as ApiKeyRow[]).map(toApiKeyRecord);
+}
+
+export async function countKeys(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<number> {
+  const row = await matching(db, accountId, f, now).count<{ n: number }>({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
+/** IDs of every live key matching the filter, locked for a bulk change. */
+export async function lockKeyIdsMatching(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<string[]> {
+  const rows: { id: string }[] = await matching(db, accountId, f, now).select('k.id').orderBy('k.id').forUpdate();
+  return rows.map((r) => r.id);
+}
+
+/** Live keys by ID; with an account, only that account's. */
+export async function keysByIds(db: Knex, accountId: string | null, ids: readonly string[]): Promise<ApiKeyRecord[]> {
+  const q = db<ApiKeyRow>('api_keys').whereIn('id', ids).whereNull('deleted_at');
+  if (accountId !== null) q.where({ account_id: accountId });
+  return (await q).map(toApiKeyRecord);
+}
+
+/** Live keys of the account, locked for update, in ID order (so concurrent bulk changes cannot deadlock). */
+export async function lockKeys(db: Knex, accountId: string, ids: readonly string[]): Promise<ApiKeyRecord[]> {
+  const rows: ApiKeyRow[] = await db('api_keys').where({ account_id: accountId }).whereIn('id', ids).whereNull('deleted_at').orderBy('id').forUpdate();
+  return rows.map(toApiKeyRecord);
+}
+
+export async function insertKey(db: Knex, key: ApiKeyRecord): Promise<void> {
+  await db('api_keys').insert(toRow(key));
+}
+
+export async function saveKey(db: Knex, key: ApiKeyRecord): Promise<void> {
+  const { id, account_id, ...fields } = toRow(key);
+  await db('api_keys').where({ id, account_id }).update(fields);
+}
+
+/** Bumps version and updated_at of many keys at once. */
+export async function touchKeys(db: Knex, accountId: string, ids: readonly string[], at: Date): Promise<void> {
+  for (let i = 0; i < ids.length; i += 5000) {
+    await db('api_keys').where({ account_id: accountId }).whereIn('id', ids.slice(i, i + 5000))
+      .update({ version: db.raw('version + 1'), updated_at: at });
+  }
+}
+
+export async function keyNameTaken(db: Knex, instanceId: string, name: string, exceptId: string | null): Promise<boolean> {
+  const q = db('api_keys').where({ instance_id: instanceId }).whereNull('deleted_at').whereRaw('lower(name) = lower(?)', [name]);
+  if (exceptId) q.whereNot({ id: exceptId });
+  return (await q.first('id')) !== undefined;
+}
+
+export async function insertSecret(db: Knex, accountId: string, keyId: string, digest: Buffer): Promise<void> {
+  await db('api_key_secrets').insert({ digest, account_id: accountId, api_key_id: keyId });
+}
+
+/**
+ * Ends the current secrets of a key: they stop verifying at `validUntil` (a grace period),
+ * or are removed at once when it is null. Secrets already in a grace period keep theirs.
+ */
+export async function retireSecrets(db: Knex, keyId: string, validUntil: Date | null): Promise<void> {
+  if (validUntil === null) {
+    await db('api_key_secrets').where({ api_key_id: keyId }).delete();
+    return;
+  }
+  await db('api_key_secrets').where({ api_key_id: keyId }).whereNull('valid_until').update({ valid_until: validUntil });
+  await db('api_key_secrets').where({ api_key_id: keyId }).where('valid_until', '<=', new Date()).delete();
+}
+
+export async function deleteSecrets(db: Knex, keyIds: readonly string[]): Promise<void> {
+  await db('api_key_secrets').whereIn('api_key_id', keyIds).delete();
+}
+
+export async function teamIdsOfKeys(db: Knex, keyIds: readonly string[]): Promise<{ apiKeyId: string; teamId: string }[]> {
+  const rows: { api_key_id: string; team_id: string }[] = await db('api_key_teams as kt')
+    .join('teams as t', 't.id', 'kt.team_id')
+    .whereIn('kt.api_key_id', keyIds)
+    .orderByRaw('lower(t.name), t.id')
+    .select('kt.api_key_id', 'kt.team_id');
+  return rows.map((r) => ({ apiKeyId: r.api_key_id, teamId: r.team_id }));
+}
+
+export async function addKeyTeams(db: Knex, accountId: string, pairs: { apiKeyId: string; teamId: string }[]): Promise<void> {
+  for (let i = 0; i < pairs.length; i += 5000) {
+    await db('api_key_teams')
+      .insert(pairs.slice(i, i + 5000).map((p) => ({ account_id: accountId, api_key_id: p.apiKeyId, team_id: p.teamId })))
+      .onConflict(['api_key_id', 'team_id']).ignore();
+  }
+}
+
+export async function removeKeyTeams(db: Knex, keyIds: readonly string[], teamIds: readonly string[]): Promise<void> {
+  for (let i = 0; i < keyIds.length; i += 5000) {
+    await db('api_key_teams').whereIn('api_key_id', keyIds.slice(i, i + 5000)).whereIn('team_id', teamIds).delete();
+  }
+}
+
+/** Live, unrevoked, unexpired keys of a developer, locked. */
+export async function lockActiveKeysOfDeveloper(db: Knex, accountId: string, developerId: string, now: Date): Promise<ApiKeyRecord[]> {
+  const rows: ApiKeyRow[] = await db('api_keys')
+    .where({ account_id: accountId, developer_id: developerId })
+    .whereNull('deleted_at').whereNull('revoked_at').where('expires_at', '>', now)
+    .orderBy('id').forUpdate();
+  return rows.map(toApiKeyRecord);
+}
+
+// ---- history ----
+
+interface EventRow { id: string; account_id: string; api_key_id: string; api_key_name: string; type: ApiKeyEventRecord['type']; actor: string; at: Date; changes: Record<string, unknown> | string | null }
+
+const toEventRecord = (r: EventRow): ApiKeyEventRecord => ({
+  id: r.id, accountId: r.account_id, apiKeyId: r.api_key_id, apiKeyName: r.api_key_name, type: r.type, actor: r.actor, at: r.at,
+  changes: typeof r.changes === 'string' ? (JSON.parse(r.changes) as Record<string, unknown>) : r.changes,
+});
+
+export interface EventFilter {
+  apiKeyIds: string[];
+  types: string[];
+  actor: string | null;
+  from: Date | null;
+  to: Date | null;
+}
+
+function matchingEvents(db: Knex, accountId: string, f: EventFilter): Knex.QueryBuilder {
+  const q = db('api_key_events').where({ account_id: accountId });
+  if (f.apiKeyIds.length) q.whereIn('api_key_id', f.apiKeyIds);
+  if (f.types.length) q.whereIn('type', f.types);
+  if (f.actor !== null) q.where({ actor: f.actor });
+  if (f.from) q.where('at', '>=', f.from);
+  if (f.to) q.where('at', '<', f.to);
+  return q;
+}
+
+/** Newest first; event IDs are time-ordered, so the ID alone is the sort key. */
+export async function pageEvents(db: Knex, accountId: string, f: EventFilter, afterId: string | null, limit: number): Promise<ApiKeyEventRecord[]> {
+  const q = matchingEvents(db, accountId, f).orderBy('id', 'desc').limit(limit + 1);
+  if (afterId) q.where('id', '<', afterId);
+  return ((await q) as EventRow[]).map(toEventRecord);
+}
+
+export async function countEvents(db: Knex, accountId: string, f: EventFilter): Promise<number> {
+  const row = await matchingEvents(db, accountId, f).count<{ n: number }>({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
+export async function eventById(db: Knex, accountId: string, id: string): Promise<ApiKeyEventRecord | null> {
+  const row: EventRow | undefined = await db('api_key_events').where({ id, account_id: accountId }).first();
+  return row ? toEventRecord(row) : null;
+}

@@ -1,0 +1,6 @@
+export interface ChannelRecord {
+  id: string;
+  accountId: string;
+  name: string;
+  createdAt: Date;
+}

@@ -1,0 +1,6 @@
+export interface TeamRecord {
+  id: string;
+  accountId: string;
+  name: string;
+  createdAt: Date;
+}

@@ -1,0 +1,38 @@
+import DataLoader from 'dataloader';
+import type { Knex } from 'knex';
+import type { UsageGranularity } from '../../generated/graphql';
+import { toSeries, type UsageSeries } from './model';
+import { usageByDimension } from './store';
+
+export interface KeyUsageRequest {
+  accountId: string;
+  apiKeyId: string;
+  label: string;
+  from: Date;
+  to: Date;
+  buckets: Date[];
+  granularity: UsageGranularity;
+}
+
+/** `ApiKey.usage` for a whole page of keys: one statement per distinct (range, granularity). */
+export function createUsageLoaders(db: Knex) {
+  return {
+    keyUsage: new DataLoader<KeyUsageRequest, UsageSeries, string>(async (requests) => {
+      const groups = new Map<string, KeyUsageRequest[]>();
+      for (const r of requests) {
+        const g = `${r.accountId}|${r.from.toISOString()}|${r.to.toISOString()}|${r.granularity}`;
+        groups.set(g, [...(groups.get(g) ?? []), r]);
+      }
+      const results = new Map<KeyUsageRequest, UsageSeries>();
+      for (const group of groups.values()) {
+        const { accountId, to, buckets, granularity } = group[0];
+        const rows = await usageByDimension(db, {
+          accountId, from: buckets[0], to, apiKeyIds: group.map((r) => r.apiKeyId),
+          channelIds: [], instanceIds: [], teamIds: [], developerIds: [], clouds: [],
+        }, 'API_KEY', granularity);
+        for (const r of group) results.set(r, toSeries(r.apiKeyId, r.label, r.buckets, rows.filter((row) => row.key === r.apiKeyId)));
+      }
+      return requests.map((r) => results.get(r) as UsageSeries);
+    }, { cacheKeyFn: (r) => `${r.apiKeyId}|${r.from.toISOString()}|${r.to.toISOString()}|${r.granularity}` }),
+  };
+}

@@ -1,0 +1,147 @@
+import type { Knex } from 'knex';
+import type { UsageDims } from './model';
+
+const HOUR = 3_600_000;
+
+interface Bucket { dims: UsageDims; hour: number; valid: number; rejected: number }
+
+const bucketKey = (d: UsageDims, hour: number) =>
+  `${d.accountId}\u0000${hour}\u0000${d.apiKeyId}\u0000${d.channelId}\u0000${d.instanceId}\u0000${d.developerId}\u0000${d.cloud}\u0000${d.teamIds.join(',')}`;
+
+export interface UsageRecorderOptions {
+  flushIntervalMs: number;
+  flushSize: number;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Counts verifications in memory, per hour and dimensions, and adds them to the hourly
+ * roll-ups in one statement per flush (on an interval, or at once when the buffer is full).
+ * A failed flush keeps its counts for the next one; `stop` flushes what is left.
+ */
+export class UsageRecorder {
+  private buffer = new Map<string, Bucket>();
+  private lastUsed = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private pending = 0;
+
+  constructor(private readonly db: Knex, private readonly options: UsageRecorderOptions) {}
+
+  /** Buffered counts not yet written. */
+  get depth(): number {
+    return this.pending;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  record(dims: UsageDims, valid: boolean, at = Date.now()): void {
+    const hour = Math.floor(at / HOUR) * HOUR;
+    const key = bucketKey(dims, hour);
+    let bucket = this.buffer.get(key);
+    if (!bucket) {
+      bucket = { dims, hour, valid: 0, rejected: 0 };
+      this.buffer.set(key, bucket);
+    }
+    if (valid) bucket.valid++;
+    else bucket.rejected++;
+    this.pending++;
+    if (dims.apiKeyId) this.lastUsed.set(dims.apiKeyId, Math.max(this.lastUsed.get(dims.apiKeyId) ?? 0, at));
+    if (this.buffer.size >= this.options.flushSize) void this.flush();
+  }
+
+  /** Writes everything buffered so far; concurrent calls share one flush at a time. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.buffer.size === 0) return;
+    const buckets = [...this.buffer.values()];
+    const lastUsed = this.lastUsed;
+    const count = this.pending;
+    this.buffer = new Map();
+    this.lastUsed = new Map();
+    this.pending = 0;
+    this.flushing = this.write(buckets, lastUsed).catch((err: unknown) => {
+      // keep the counts for the next flush
+      for (const b of buckets) this.merge(b);
+      for (const [id, at] of lastUsed) this.lastUsed.set(id, Math.max(this.lastUsed.get(id) ?? 0, at));
+      this.pending += count;
+      this.options.onError?.(err);
+    }).finally(() => { this.flushing = null; });
+    await this.flushing;
+  }
+
+  private merge(b: Bucket): void {
+    const key = bucketKey(b.dims, b.hour);
+    const existing = this.buffer.get(key);
+    if (existing) {
+      existing.valid += b.valid;
+      existing.rejected += b.rejected;
+    } else {
+      this.buffer.set(key, { ...b });
+    }
+  }
+
+  private async write(buckets: Bucket[], lastUsed: Map<string, number>): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await trx.raw(
+        `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
+         select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, v, r
+         from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[])
+              as x(a, h, k, c, i, d, cl, t, v, r)
+         on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids)
+         do update set valid = u.valid + excluded.valid, rejected = u.rejected + excluded.rejected`,
+        [
+          buckets.map((b) => b.dims.accountId),
+          buckets.map((b) => new Date(b.hour).toISOString()),
+          buckets.map((b) => b.dims.apiKeyId),
+          buckets.map((b) => b.dims.channelId),
+          buckets.map((b) => b.dims.instanceId),
+          buckets.map((b) => b.dims.developerId),
+          buckets.map((b) => b.dims.cloud),
+          buckets.map((b) => [...b.dims.teamIds].sort().join(',')),
+          buckets.map((b) => b.valid),
+          buckets.map((b) => b.rejected),
+        ],
+      );
+      if (lastUsed.size > 0) {
+        await trx.raw(
+          `update api_keys set last_used_at = x.at
+           from unnest(?::text[], ?::timestamptz[]) as x(id, at)
+           where api_keys.id = x.id and (api_keys.last_used_at is null or api_keys.last_used_at < x.at)`,
+          [[...lastUsed.keys()], [...lastUsed.values()].map((t) => new Date(t).toISOString())],
+        );
+      }
+    });
+  }
+
+  /** Stops the timer and writes what is left (retrying while the database is away, up to `deadlineMs`). */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const end = Date.now() + deadlineMs;
+    await this.flush();
+    while (this.buffer.size > 0 && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+      await this.flush();
+    }
+  }
+}
+
+/** Deletes roll-ups older than the retention, in small batches so traffic never waits on it. */
+export async function pruneUsage(db: Knex, retentionDays: number, batch = 5000): Promise<number> {
+  const cutoff = new Date(Date.now() - retentionDays * 24 * HOUR);
+  let total = 0;
+  for (;;) {
+    const result = await db.raw(
+      `delete from usage_hourly where ctid = any(array(select ctid from usage_hourly where hour < ? limit ?))`,
+      [cutoff, batch],
+    );
+    const n = (result as { rowCount?: number }).rowCount ?? 0;
+    total += n;
+    if (n < batch) return total;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Knex } from 'knex';
+import type { Principal } from '../../auth/principal';
+import type { Database } from '../../db/database';
+import { digestOf, isWellFormed } from '../api-keys/secrets';
+import { KEY_CHANGES_CHANNEL } from '../api-keys/events';
+import type { UsageRecorder } from '../usage/recorder';
+import { KeyCache } from './cache';
+import type { VerifiableKey, VerificationResult } from './model';
+import { keyByDigest } from './store';
+
+const NO_DIMS = { apiKeyId: '', channelId: '', instanceId: '', developerId: '', cloud: '', teamIds: [] };
+
+export interface VerifierStats {
+  onOutcome?: (code: VerificationResult['code']) => void;
+}
+
+/**
+ * Answers "is this key good, and for what?" from an in-process cache of keys by digest, kept
+ * fresh by change notifications from every replica, and counts every answer in usage.
+ */
+export class KeyVerifier {
+  readonly cache: KeyCache;
+  private inflight = new Map<string, Promise<VerifiableKey | null>>();
+  private stopListening: (() => Promise<void>) | null = null;
+
+  constructor(
+    private readonly db: Database,
+    private readonly usage: UsageRecorder,
+    ttlMs: number,
+    private readonly stats: VerifierStats = {},
+  ) {
+    this.cache = new KeyCache(ttlMs);
+  }
+
+  async start(): Promise<void> {
+    this.stopListening = await this.db.listen(KEY_CHANGES_CHANNEL, {
+      onMessage: (payload) => this.cache.invalidateKeys(payload.split(',')),
+      onReset: () => this.cache.clear(),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.stopListening?.();
+    this.stopListening = null;
+  }
+
+  private lookup(knex: Knex, secret: string): Promise<VerifiableKey | null> | VerifiableKey | null {
+    const digest = digestOf(secret);
+    const hex = digest.toString('hex');
+    const cached = this.cache.get(hex);
+    if (cached !== undefined) return cached;
+    let pending = this.inflight.get(hex);
+    if (!pending) {
+      const generation = this.cache.generation;
+      pending = keyByDigest(knex, digest).then((key) => {
+        this.cache.set(hex, key, generation);
+        return key;
+      }).finally(() => this.inflight.delete(hex));
+      this.inflight.set(hex, pending);
+    }
+    return pending;
+  }
+
+  async verify(principal: Principal, secret: string, instanceId: string | null): Promise<VerificationResult> {
+    const result = await this.decide(principal, secret, instanceId);
+    const key = result.key;
+    if (key) {
+      this.usage.record({
+        accountId: key.accountId, apiKeyId: key.id, channelId: key.channelId, instanceId: key.instanceId,
+        developerId: key.developerId, cloud: key.cloud, teamIds: key.teamIds,
+      }, result.valid);
+    } else if (principal.accountId !== null) {
+      // unknown to this account: counted in its totals, under no key
+      this.usage.record({ accountId: principal.accountId, ...NO_DIMS }, false);
+    }
+    this.stats.onOutcome?.(result.code);
+    return result;
+  }
+
+  private async decide(principal: Principal, secret: string, instanceId: string | null): Promise<VerificationResult> {
+    if (!isWellFormed(secret)) return { valid: false, code: 'MALFORMED', key: null };
+    const found = await this.lookup(this.db.knex, secret);
+    const now = Date.now();
+    if (
+      !found ||
+      (principal.accountId !== null && found.accountId !== principal.accountId) ||
+      (found.secretValidUntil !== null && found.secretValidUntil.getTime() <= now)
+    ) {
+      return { valid: false, code: 'NOT_FOUND', key: null };
+    }
+    if (found.revokedAt) return { valid: false, code: 'REVOKED', key: found };
+    if (found.expiresAt.getTime() <= now) return { valid: false, code: 'EXPIRED', key: found };
+    if (instanceId !== null && instanceId !== found.instanceId) return { valid: false, code: 'INSTANCE_MISMATCH', key: found };
+    return { valid: true, code: 'VALID', key: found };
+  }
+}
