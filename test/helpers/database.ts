@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/**
+ * The PostgreSQL server the tests run on, when asked for: TEST_DATABASE_URL, else
+ * DATABASE_URL when it points at a server. Without either, tests use embedded databases.
+ */
+export function serverUrl(): string | null {
+  const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+  return url && /^postgres(ql)?:\/\//.test(url) ? url : null;
+}
+
+export interface TestDatabase {
+  /** A DATABASE_URL value for the service. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A database of its own for one test file: a fresh PostgreSQL database, or in-memory PGlite. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const base = serverUrl();
+  if (!base) return { url: 'memory://', drop: async () => undefined };
+  const name = `qckeys_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
