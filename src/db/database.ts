@@ -95,10 +95,20 @@ export function createDatabase(options: DatabaseOptions): Database {
         handler.onReset();
         schedule();
       };
+      // until `client` is this one, these handlers ignore what happens to it
       next.on('error', reconnect);
       next.on('end', reconnect);
-      await next.connect();
-      await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      try {
+        await next.connect();
+        await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        await next.end().catch(() => undefined); // a half-open session must not linger
+        throw err;
+      }
+      if (stopped) {
+        await next.end().catch(() => undefined);
+        return;
+      }
       client = next;
     };
     const schedule = () => {

@@ -20,7 +20,8 @@ export interface VerifierStats {
  */
 export class KeyVerifier {
   readonly cache: KeyCache;
-  private inflight = new Map<string, Promise<VerifiableKey | null>>();
+  /** Lookups under way, by digest, so a burst of one unknown secret costs one statement. */
+  private inflight = new Map<string, { generation: number; promise: Promise<VerifiableKey | null> }>();
   private stopListening: (() => Promise<void>) | null = null;
 
   constructor(
@@ -49,16 +50,18 @@ export class KeyVerifier {
     const hex = digest.toString('hex');
     const cached = this.cache.get(hex);
     if (cached !== undefined) return cached;
-    let pending = this.inflight.get(hex);
-    if (!pending) {
-      const generation = this.cache.generation;
-      pending = keyByDigest(knex, digest).then((key) => {
-        this.cache.set(hex, key, generation);
-        return key;
-      }).finally(() => this.inflight.delete(hex));
-      this.inflight.set(hex, pending);
-    }
-    return pending;
+    const generation = this.cache.generation;
+    const pending = this.inflight.get(hex);
+    // a lookup that started before the latest invalidation may have read the old row: don't join it
+    if (pending && pending.generation === generation) return pending.promise;
+    const promise = keyByDigest(knex, digest).then((key) => {
+      this.cache.set(hex, key, generation);
+      return key;
+    }).finally(() => {
+      if (this.inflight.get(hex)?.promise === promise) this.inflight.delete(hex);
+    });
+    this.inflight.set(hex, { generation, promise });
+    return promise;
   }
 
   async verify(principal: Principal, secret: string, instanceId: string | null): Promise<VerificationResult> {
