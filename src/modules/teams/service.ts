@@ -53,10 +53,13 @@ export async function renameTeam(ctx: Context, input: RenameTeamInput): Promise<
   const { accountId } = requireAdmin(ctx.principal);
   const name = cleanName('input.name', input.name);
   return inTransaction(ctx, async (trx) => {
-    if (await store.teamNameTaken(trx, accountId, name, input.id)) {
+    // an unknown (or another account's) ID is NOT_FOUND whatever the name
+    const [current] = await store.teamsByIds(trx, accountId, [input.id]);
+    if (!current) throw notFound('team', input.id, 'input.id');
+    if (await store.teamNameTaken(trx, accountId, name, current.id)) {
       throw conflict(`A team named ${JSON.stringify(name)} already exists`, { field: 'input.name' });
     }
-    const team = await store.renameTeamRow(trx, accountId, input.id, name);
+    const team = await store.renameTeamRow(trx, accountId, current.id, name);
     if (!team) throw notFound('team', input.id, 'input.id');
     return team;
   });
