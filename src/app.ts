@@ -10,6 +10,7 @@ import { createContext, type AppServices, type Context } from './context';
 import { ApiError, fromDatabaseError, type ErrorCode } from './errors';
 import type { Metrics } from './metrics';
 import { buildResolvers, loadTypeDefs } from './schema';
+import { createIde } from './ide';
 
 export interface App {
   server: http.Server;
@@ -253,10 +254,13 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     }
   }
 
+  const ide = createIde({ devSecret: tokens.devSecret });
+
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 200)
       ? req.headers['x-request-id'] : randomUUID();
+    if (ide.handles(req, url)) return ide.serve(req, res, url);
     switch (url.pathname) {
       case '/v1/keys/verify':
         if (req.method !== 'POST') return restError(res, 405, 'BAD_USER_INPUT', 'Use POST');
