@@ -1,0 +1,31 @@
+import type { TestServer } from '../helpers/server';
+
+export interface Point { start: string; total: number; valid: number; rejected: number }
+export interface Series { key: string; label: string; total: number; valid: number; rejected: number; points: Point[] }
+export interface Report { groupBy: string; granularity: string; total: number; series: Series[] }
+
+export interface Filter {
+  from: string;
+  to: string;
+  channelIds?: string[];
+  instanceIds?: string[];
+  teamIds?: string[];
+  developerIds?: string[];
+  apiKeyIds?: string[];
+  clouds?: string[];
+}
+
+const USAGE = `query($filter: UsageFilter!, $groupBy: UsageDimension!, $granularity: UsageGranularity!) {
+  usage(filter: $filter, groupBy: $groupBy, granularity: $granularity) {
+    groupBy granularity total series { key label total valid rejected points { start total valid rejected } }
+  }
+}`;
+
+export async function usage(server: TestServer, token: string, filter: Filter, groupBy = 'CHANNEL', granularity = 'DAY'): Promise<Report> {
+  return (await server.ok<{ usage: Report }>(token, USAGE, { filter, groupBy, granularity })).usage;
+}
+
+/** `label -> [total, valid, rejected]` of every series, for compact comparisons. */
+export function byLabel(report: Report): Record<string, [number, number, number]> {
+  return Object.fromEntries(report.series.map((s) => [s.label, [s.total, s.valid, s.rejected]]));
+}
