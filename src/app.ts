@@ -9,6 +9,7 @@ import type { TokenVerifier } from './auth/tokens';
 import { createContext, type AppServices, type Context } from './context';
 import { ApiError, fromDatabaseError, type ErrorCode } from './errors';
 import type { Metrics } from './metrics';
+import { HEADER as IDEMPOTENCY_HEADER, type HttpOutcome } from './modules/idempotency/guard';
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createIde } from './ide';
 
@@ -177,19 +178,24 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: async () => createContext(services, principal, requestId),
-    });
-    const responseHeaders: Record<string, string> = { 'x-request-id': requestId };
-    for (const [name, value] of result.headers) responseHeaders[name] = value;
-    res.writeHead(result.status ?? 200, responseHeaders);
-    if (result.body.kind === 'complete') {
-      res.end(result.body.string);
-    } else {
-      for await (const chunk of result.body.asyncIterator) res.write(chunk);
-      res.end();
-    }
+    const execute = async (): Promise<HttpOutcome> => {
+      const result = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        context: async () => createContext(services, principal, requestId),
+      });
+      const outcomeHeaders: Record<string, string> = {};
+      for (const [name, value] of result.headers) outcomeHeaders[name] = value;
+      let text = '';
+      if (result.body.kind === 'complete') text = result.body.string;
+      else for await (const chunk of result.body.asyncIterator) text += chunk;
+      return { status: result.status ?? 200, headers: outcomeHeaders, body: text };
+    };
+    // mutations with an Idempotency-Key run once; retries get the first answer
+    const outcome = req.method === 'POST'
+      ? await services.idempotency.handle(principal, req.headers[IDEMPOTENCY_HEADER], body, execute)
+      : await execute();
+    res.writeHead(outcome.status, { 'x-request-id': requestId, ...outcome.headers });
+    res.end(outcome.body);
   }
 
   async function handleVerify(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -31,6 +31,14 @@ export interface Config {
   usage: { flushIntervalMs: number; flushSize: number; retentionDays: number };
   keyCacheTtlMs: number;
   shutdownTimeoutMs: number;
+  /** After SIGTERM, how long readiness reports 503 while requests are still accepted. */
+  shutdownDrainMs: number;
+  idempotency: {
+    /** Server secret for Idempotency-Key hashes and stored-response encryption; null: derived or random. */
+    secret: string | null;
+    /** How long a duplicate request waits for the first one still in flight before CONFLICT. */
+    waitMs: number;
+  };
   limits: { maxDepth: number; maxAliases: number; maxTokens: number; maxCost: number; maxBodyBytes: number };
 }
 
@@ -90,6 +98,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (jwt.jwksUrl !== null && !/^https?:\/\//.test(jwt.jwksUrl)) {
     throw new ConfigError('JWKS_URL must be an http(s) URL');
   }
+  const idempotencySecret = text(env, 'IDEMPOTENCY_SECRET');
+  if (idempotencySecret !== null && idempotencySecret.length < 32) {
+    throw new ConfigError('IDEMPOTENCY_SECRET must be at least 32 characters');
+  }
   const logLevel = text(env, 'LOG_LEVEL') ?? (env.NODE_ENV === 'test' ? 'silent' : 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
@@ -113,6 +125,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     keyCacheTtlMs: int(env, 'KEY_CACHE_TTL_MS', 10_000, 0, 3_600_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 0, 0, 600_000),
+    idempotency: {
+      secret: idempotencySecret,
+      waitMs: int(env, 'IDEMPOTENCY_WAIT_MS', 5000, 0, 60_000),
+    },
     limits: {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1000),

@@ -9,6 +9,7 @@ import { createDeveloperLoaders } from './modules/developers/loaders';
 import { createInstanceLoaders } from './modules/instances/loaders';
 import { createTeamLoaders } from './modules/teams/loaders';
 import { createUsageLoaders } from './modules/usage/loaders';
+import type { IdempotencyGuard } from './modules/idempotency/guard';
 import type { UsageRecorder } from './modules/usage/recorder';
 import type { KeyVerifier } from './modules/verification/verifier';
 
@@ -19,6 +20,7 @@ export interface AppServices {
   logger: Logger;
   usage: UsageRecorder;
   verifier: KeyVerifier;
+  idempotency: IdempotencyGuard;
 }
 
 export function createLoaders(knex: Knex, accountId: string | null) {

@@ -19,9 +19,14 @@ export function createMetrics() {
   const verifications = new client.Counter({
     name: 'qckeys_verifications_total', help: 'Key verifications by outcome', labelNames: ['code'] as const, registers: [registry],
   });
+  const idempotency = new client.Counter({
+    name: 'qckeys_idempotent_requests_total', help: 'Mutations sent with an Idempotency-Key by result (executed, replayed, conflict, in_progress)',
+    labelNames: ['result'] as const, registers: [registry],
+  });
   return {
     registry,
     verifications,
+    idempotency,
     observe(route: string, operation: string, status: number, seconds: number) {
       requests.inc({ route, operation, status: String(status) });
       duration.observe({ route, operation }, seconds);

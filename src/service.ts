@@ -5,6 +5,9 @@ import { createApp, type App } from './app';
 import { createDatabase, migrateLatest, type Database } from './db/database';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
+import { IdempotencyCrypto, idempotencySecret } from './modules/idempotency/crypto';
+import { IdempotencyGuard } from './modules/idempotency/guard';
+import { pruneExpired } from './modules/idempotency/store';
 import { pruneUsage, UsageRecorder } from './modules/usage/recorder';
 import { KeyVerifier } from './modules/verification/verifier';
 import type { AppServices } from './context';
@@ -42,7 +45,16 @@ export async function startService(config: Config): Promise<RunningService> {
   usage.start();
   metrics.watch({ usage, cache: verifier.cache, knex: db.knex });
 
-  const services: AppServices = { config, db, logger, usage, verifier };
+  const { secret, ephemeral } = idempotencySecret(config.idempotency.secret, config.jwt.secret);
+  if (ephemeral && config.production) {
+    logger.warn('neither IDEMPOTENCY_SECRET nor JWT_SECRET is set: idempotent answers can only be replayed by this process');
+  }
+  const idempotency = new IdempotencyGuard(db.knex, new IdempotencyCrypto(secret), {
+    waitMs: config.idempotency.waitMs,
+    logger,
+    onResult: (result) => metrics.idempotency.inc({ result }),
+  });
+  const services: AppServices = { config, db, logger, usage, verifier, idempotency };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
   await new Promise<void>((resolve, reject) => {
@@ -53,10 +65,16 @@ export async function startService(config: Config): Promise<RunningService> {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host}:${port}/graphql`;
 
-  const prune = () => pruneUsage(db.knex, config.usage.retentionDays).then(
-    (n) => { if (n) logger.info({ deleted: n }, 'old usage pruned'); },
-    (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage pruning failed'),
-  );
+  const prune = () => Promise.all([
+    pruneUsage(db.knex, config.usage.retentionDays).then(
+      (n) => { if (n) logger.info({ deleted: n }, 'old usage pruned'); },
+      (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage pruning failed'),
+    ),
+    pruneExpired(db.knex).then(
+      (n) => { if (n) logger.info({ deleted: n }, 'expired idempotency keys pruned'); },
+      (err: unknown) => logger.warn({ err: (err as Error).message }, 'idempotency pruning failed'),
+    ),
+  ]);
   const pruneTimer = setInterval(() => void prune(), HOUR);
   pruneTimer.unref();
   const firstPrune = setTimeout(() => void prune(), 60_000);

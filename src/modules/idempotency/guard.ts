@@ -1,0 +1,178 @@
+import { Kind, parse, print, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Principal } from '../../auth/principal';
+import { ApiError, fromDatabaseError } from '../../errors';
+import { IdempotencyCrypto } from './crypto';
+import * as store from './store';
+
+/** An HTTP answer as sent, and as kept for replay. */
+export interface HttpOutcome {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type IdempotencyResult = 'executed' | 'replayed' | 'conflict' | 'in_progress';
+
+export interface IdempotencyOptions {
+  /** How long a duplicate waits for the first request still in flight. */
+  waitMs: number;
+  logger: Logger;
+  onResult?: (result: IdempotencyResult) => void;
+}
+
+export const HEADER = 'idempotency-key';
+const MAX_KEY_LENGTH = 255;
+const POLL_MS = 50;
+
+interface Mutation {
+  fingerprint: string;
+  /** Root fields selected; with one, a request that returned no data wrote nothing. */
+  rootFields: number;
+}
+
+const errorOutcome = (status: number, code: string, message: string, extra: Record<string, unknown> = {}): HttpOutcome => ({
+  status,
+  headers: { 'content-type': 'application/json; charset=utf-8' },
+  body: JSON.stringify({ errors: [{ message, extensions: { code, ...extra } }] }),
+});
+
+/** JSON with object keys sorted, so equal variables give equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The mutation a GraphQL-over-HTTP body asks for, or null (a query, or a body Apollo will refuse). */
+export function mutationOf(body: unknown): Mutation | null {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return null;
+  const { query, operationName, variables } = body as { query?: unknown; operationName?: unknown; variables?: unknown };
+  if (typeof query !== 'string') return null;
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch {
+    return null;
+  }
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = typeof operationName === 'string' && operationName !== ''
+    ? operations.find((o) => o.name?.value === operationName)
+    : operations.length === 1 ? operations[0] : undefined;
+  if (!operation || operation.operation !== 'mutation') return null;
+  const rootFields = operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD) ? operation.selectionSet.selections.length : Infinity;
+  return {
+    fingerprint: canonical([print(document), typeof operationName === 'string' ? operationName : null, variables ?? {}]),
+    rootFields,
+  };
+}
+
+/** True when the answer says nothing was done, so the key may be used again. */
+function wroteNothing(outcome: HttpOutcome, mutation: Mutation): boolean {
+  if (outcome.status >= 500) return true;
+  let parsed: { data?: Record<string, unknown> | null; errors?: unknown[] };
+  try {
+    parsed = JSON.parse(outcome.body) as typeof parsed;
+  } catch {
+    return false;
+  }
+  if (!parsed.errors?.length) return false;
+  // one transaction per root field: a single failed field wrote nothing
+  const noData = parsed.data == null || Object.values(parsed.data).every((v) => v === null);
+  return noData && mutation.rootFields === 1;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Safe retries of mutations sent with an `Idempotency-Key` header (scoped to the account):
+ * the first request claims the key and its answer is kept (encrypted) for 24 hours; a retry with
+ * the same operation and variables gets that answer without running again; other input is
+ * CONFLICT; a duplicate of a request still in flight waits for it, then replays or fails with CONFLICT.
+ */
+export class IdempotencyGuard {
+  constructor(
+    private readonly db: Knex,
+    private readonly crypto: IdempotencyCrypto,
+    private readonly options: IdempotencyOptions,
+  ) {}
+
+  async handle(principal: Principal, header: string | string[] | undefined, body: unknown, run: () => Promise<HttpOutcome>): Promise<HttpOutcome> {
+    if (header === undefined) return run();
+    const key = Array.isArray(header) ? header.join(', ') : header;
+    if (key.length < 1 || key.length > MAX_KEY_LENGTH) {
+      return errorOutcome(400, 'BAD_USER_INPUT', `The Idempotency-Key header must be 1 to ${MAX_KEY_LENGTH} characters`, { field: 'Idempotency-Key' });
+    }
+    const accountId = principal.accountId;
+    const mutation = mutationOf(body);
+    // queries are safe to repeat; a platform verifier has no account to scope keys by
+    if (accountId === null || mutation === null) return run();
+    try {
+      return await this.guarded(accountId, key, mutation, run);
+    } catch (err) {
+      const mapped = fromDatabaseError(err);
+      if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') return errorOutcome(503, mapped.code, mapped.message);
+      throw err;
+    }
+  }
+
+  private async guarded(accountId: string, key: string, mutation: Mutation, run: () => Promise<HttpOutcome>): Promise<HttpOutcome> {
+    const keyHash = this.crypto.keyHash(accountId, key);
+    const requestHash = this.crypto.requestHash(accountId, mutation.fingerprint);
+    const deadline = Date.now() + this.options.waitMs;
+    for (;;) {
+      if (await store.claim(this.db, accountId, keyHash, requestHash)) return this.execute(accountId, key, keyHash, mutation, run);
+      const row = await store.find(this.db, accountId, keyHash);
+      if (row !== null && (row.expired || (row.abandoned && row.requestHash.equals(requestHash)))) {
+        if (await store.takeOver(this.db, accountId, keyHash, requestHash)) return this.execute(accountId, key, keyHash, mutation, run);
+      } else if (row !== null && !row.requestHash.equals(requestHash)) {
+        this.options.onResult?.('conflict');
+        return errorOutcome(200, 'CONFLICT', 'This Idempotency-Key was already used with another operation or other variables', { field: 'Idempotency-Key' });
+      } else if (row !== null && row.httpStatus !== null && row.response && row.responseIv) {
+        const text = this.crypto.open(accountId, key, row.responseIv, row.response);
+        if (text === null) {
+          this.options.onResult?.('conflict');
+          return errorOutcome(200, 'CONFLICT', 'The first answer for this Idempotency-Key cannot be replayed; use a new key', { field: 'Idempotency-Key' });
+        }
+        const stored = JSON.parse(text) as { headers: Record<string, string>; body: string };
+        this.options.onResult?.('replayed');
+        return { status: row.httpStatus, headers: { ...stored.headers, 'idempotent-replayed': 'true' }, body: stored.body };
+      }
+      // in flight elsewhere, or released or taken over in between: look again until the deadline
+      if (Date.now() >= deadline) {
+        this.options.onResult?.('in_progress');
+        return errorOutcome(200, 'CONFLICT', 'A request with this Idempotency-Key is still in progress; retry later', { field: 'Idempotency-Key' });
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  private async execute(accountId: string, key: string, keyHash: Buffer, mutation: Mutation, run: () => Promise<HttpOutcome>): Promise<HttpOutcome> {
+    let outcome: HttpOutcome;
+    try {
+      outcome = await run();
+    } catch (err) {
+      await store.release(this.db, accountId, keyHash).catch(() => undefined);
+      throw err;
+    }
+    this.options.onResult?.('executed');
+    try {
+      if (wroteNothing(outcome, mutation)) {
+        await store.release(this.db, accountId, keyHash);
+      } else {
+        const contentType = outcome.headers['content-type'];
+        const kept = JSON.stringify({ headers: contentType ? { 'content-type': contentType } : {}, body: outcome.body });
+        const { iv, data } = this.crypto.seal(accountId, key, kept);
+        await store.complete(this.db, accountId, keyHash, outcome.status, iv, data);
+      }
+    } catch (err) {
+      // the work is done and answered; a retry waits for the claim's lease to end
+      this.options.logger.warn({ err: (err as Error).message }, 'could not keep the idempotent answer');
+    }
+    return outcome;
+  }
+}
