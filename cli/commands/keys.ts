@@ -1,0 +1,177 @@
+// `qckeys keys …`: list, create, renew, revoke, delete, and bulk team changes.
+import { Command, Option } from 'commander';
+import {
+  ApiKeysDocument, CreateApiKeyDocument, DeleteApiKeyDocument, RenewApiKeyDocument, RevokeApiKeyDocument, UpdateApiKeyTeamsDocument,
+  type ApiKeyFieldsFragment, type ApiKeyOrderField, type CreateApiKeyInput, type OrderDirection,
+} from '../../client';
+import { addFilterOptions, buildFilter, hasFilter } from '../filters';
+import { Resolver } from '../resolve';
+import { runtime } from '../runtime';
+import { UsageError, absoluteTime, collect, durationSeconds, enumValue, positiveInt, shortTime, table } from '../util';
+
+const ORDER_FIELDS = ['NAME', 'CREATED_AT', 'EXPIRES_AT', 'LAST_USED_AT'] as const satisfies readonly ApiKeyOrderField[];
+const DIRECTIONS = ['ASC', 'DESC'] as const satisfies readonly OrderDirection[];
+
+function order(value: string): { field: ApiKeyOrderField; direction: OrderDirection } {
+  const [field, direction = 'asc'] = value.split(':');
+  return { field: enumValue('order field', ORDER_FIELDS)(field), direction: enumValue('order direction', DIRECTIONS)(direction) };
+}
+
+function keyRows(keys: ApiKeyFieldsFragment[]): string {
+  return table(
+    ['ID', 'NAME', 'STATUS', 'INSTANCE', 'CHANNEL', 'DEVELOPER', 'TEAMS', 'EXPIRES'],
+    keys.map((k) => [k.id, k.name, k.status, k.instance.name, k.channel.name, k.developer.name, k.teams.map((t) => t.name).join(', ') || '-', shortTime(k.expiresAt)]),
+  );
+}
+
+function keyDetails(k: ApiKeyFieldsFragment): string {
+  const rows: [string, string][] = [
+    ['id', k.id], ['name', k.name], ['hint', k.hint], ['status', k.status],
+    ['cloud', k.cloud], ['instance', k.instance.name], ['channel', k.channel.name], ['developer', k.developer.name],
+    ['teams', k.teams.map((t) => t.name).join(', ') || '-'], ['expires', shortTime(k.expiresAt)], ['version', String(k.version)],
+  ];
+  if (k.renewedAt) rows.push(['renewed', shortTime(k.renewedAt)]);
+  if (k.revokedAt) rows.push(['revoked', shortTime(k.revokedAt)]);
+  if (k.revocationReason) rows.push(['reason', k.revocationReason]);
+  return rows.map(([label, value]) => `  ${label.padEnd(10)}${value}`).join('\n');
+}
+
+/** The key and its new secret: the only place the secret is ever written, on stdout. */
+function withSecret(verb: string, key: ApiKeyFieldsFragment, secret: string): string {
+  return `${verb} key ${JSON.stringify(key.name)}\n${keyDetails(key)}\n\nSecret (shown once; store it now):\n${secret}`;
+}
+
+const secretOnly = () => new Option('--secret-only', 'print only the secret, e.g. for SECRET=$(qckeys …); not with --json');
+
+export function keysCommand(): Command {
+  const keys = new Command('keys').description('list and manage API keys');
+
+  addFilterOptions(keys.command('list').description('list keys, filtered, sorted and paged'))
+    .option('--order <field[:direction]>', 'name, created-at, expires-at or last-used-at, then :asc or :desc (default created-at:desc)', order)
+    .option('--first <n>', 'page size, 1 to 100 (default 50)', positiveInt('--first', 100))
+    .option('--after <cursor>', 'start after this cursor (from a previous page)')
+    .option('--all', 'follow every page')
+    .action(async (opts: Record<string, unknown> & { order?: ReturnType<typeof order>; first?: number; after?: string; all?: boolean }, cmd: Command) => {
+      const rt = runtime(cmd);
+      const filter = await buildFilter(opts, new Resolver(rt.client));
+      const found: ApiKeyFieldsFragment[] = [];
+      let after = opts.after ?? null;
+      let page;
+      do {
+        page = (await rt.client.request(ApiKeysDocument, {
+          filter, orderBy: opts.order, first: opts.first ?? (opts.all ? 100 : undefined), after,
+        })).apiKeys;
+        found.push(...page.edges.map((e) => e.node));
+        after = page.pageInfo.endCursor ?? null;
+      } while (opts.all && page.pageInfo.hasNextPage && after);
+      const { totalCount, pageInfo } = page;
+      rt.print({ totalCount, pageInfo: { hasNextPage: pageInfo.hasNextPage, endCursor: pageInfo.endCursor ?? null }, keys: found }, () => {
+        const footer = `${found.length} of ${totalCount} key${totalCount === 1 ? '' : 's'}`
+          + (pageInfo.hasNextPage ? `; next page: --after ${pageInfo.endCursor}` : '');
+        return found.length ? `${keyRows(found)}\n\n${footer}` : footer;
+      });
+    });
+
+  keys.command('create').description('create a key; prints its secret once')
+    .requiredOption('--name <name>', 'key name, unique per instance')
+    .requiredOption('--instance <instance>', 'instance, by ID or name')
+    .requiredOption('--channel <channel>', 'channel, by ID or name')
+    .option('--developer-name <name>', 'developer by name (created when new)')
+    .option('--developer-id <id>', 'developer by ID')
+    .option('--team <team>', 'existing team, by ID or name (repeatable)', collect)
+    .option('--new-team <name>', 'team by name, created when new (repeatable)', collect)
+    .option('--expires-at <time>', 'expiry, e.g. 2027-06-30 (default: one year)', absoluteTime)
+    .addOption(secretOnly())
+    .action(async (opts: {
+      name: string; instance: string; channel: string; developerName?: string; developerId?: string;
+      team?: string[]; newTeam?: string[]; expiresAt?: string; secretOnly?: boolean;
+    }, cmd: Command) => {
+      if ((opts.developerName === undefined) === (opts.developerId === undefined)) {
+        throw new UsageError('give exactly one of --developer-name and --developer-id');
+      }
+      const rt = runtime(cmd);
+      if (opts.secretOnly && rt.json) throw new UsageError('--secret-only and --json exclude each other');
+      const idempotencyKey = rt.idempotencyKey();
+      const resolver = new Resolver(rt.client);
+      const [instanceId, channelId, teamIds] = await Promise.all([
+        resolver.instance(opts.instance), resolver.channel(opts.channel), resolver.all(opts.team, (t) => resolver.team(t)),
+      ]);
+      const input: CreateApiKeyInput = {
+        name: opts.name, instanceId, channelId,
+        developer: opts.developerId !== undefined ? { id: opts.developerId } : { name: opts.developerName },
+      };
+      if (teamIds) input.teamIds = teamIds;
+      if (opts.newTeam) input.newTeamNames = opts.newTeam;
+      if (opts.expiresAt) input.expiresAt = opts.expiresAt;
+      const { createApiKey } = await rt.client.request(CreateApiKeyDocument, { input }, { idempotencyKey });
+      if (opts.secretOnly) return void process.stdout.write(createApiKey.secret + '\n');
+      rt.print(createApiKey, () => withSecret('Created', createApiKey.apiKey, createApiKey.secret));
+    });
+
+  keys.command('renew').description('issue a new secret for the same key; prints it once')
+    .argument('<id>', 'key ID')
+    .option('--expires-at <time>', 'new expiry (default: now + the key\'s original lifetime)', absoluteTime)
+    .option('--grace-period <duration>', 'keep the previous secret valid this long, e.g. 1h, 7d (max 7d)', durationSeconds)
+    .addOption(secretOnly())
+    .action(async (id: string, opts: { expiresAt?: string; gracePeriod?: number; secretOnly?: boolean }, cmd: Command) => {
+      const rt = runtime(cmd);
+      if (opts.secretOnly && rt.json) throw new UsageError('--secret-only and --json exclude each other');
+      const idempotencyKey = rt.idempotencyKey();
+      const input: { id: string; expiresAt?: string; gracePeriodSeconds?: number } = { id };
+      if (opts.expiresAt) input.expiresAt = opts.expiresAt;
+      if (opts.gracePeriod !== undefined) input.gracePeriodSeconds = opts.gracePeriod;
+      const { renewApiKey } = await rt.client.request(RenewApiKeyDocument, { input }, { idempotencyKey });
+      if (opts.secretOnly) return void process.stdout.write(renewApiKey.secret + '\n');
+      rt.print(renewApiKey, () => withSecret('Renewed', renewApiKey.apiKey, renewApiKey.secret));
+    });
+
+  keys.command('revoke').description('revoke a key for good (revoking a revoked key changes nothing)')
+    .argument('<id>', 'key ID')
+    .option('--reason <text>', 'why; kept in the key\'s history')
+    .action(async (id: string, opts: { reason?: string }, cmd: Command) => {
+      const rt = runtime(cmd);
+      const idempotencyKey = rt.idempotencyKey();
+      const { revokeApiKey } = await rt.client.request(RevokeApiKeyDocument, { input: { id, reason: opts.reason } }, { idempotencyKey });
+      rt.print(revokeApiKey, () => `Revoked key ${JSON.stringify(revokeApiKey.apiKey.name)}\n${keyDetails(revokeApiKey.apiKey)}`);
+    });
+
+  keys.command('delete').description('delete a key: gone from listings, never verifies again; history and usage stay')
+    .argument('<id>', 'key ID')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const rt = runtime(cmd);
+      const idempotencyKey = rt.idempotencyKey();
+      const { deleteApiKey } = await rt.client.request(DeleteApiKeyDocument, { input: { id } }, { idempotencyKey });
+      rt.print(deleteApiKey, () => `Deleted key ${deleteApiKey.deletedApiKeyId}`);
+    });
+
+  addFilterOptions(
+    keys.command('teams').description('add or remove teams on keys given by ID, or on every key matching --filter-… options')
+      .argument('[ids...]', 'key IDs (or select keys with --filter-… options)'),
+    'filter-',
+  )
+    .option('--add <team>', 'add this existing team, by ID or name (repeatable)', collect)
+    .option('--remove <team>', 'remove this team, by ID or name (repeatable)', collect)
+    .option('--add-new <name>', 'add a team by name, created when new (repeatable)', collect)
+    .action(async (ids: string[], opts: Record<string, unknown> & { add?: string[]; remove?: string[]; addNew?: string[] }, cmd: Command) => {
+      const filtered = hasFilter(opts, 'filter-');
+      if ((ids.length > 0) === filtered) throw new UsageError('give key IDs or --filter-… options (exactly one of them)');
+      if (!opts.add && !opts.remove && !opts.addNew) throw new UsageError('give at least one of --add, --remove and --add-new');
+      const rt = runtime(cmd);
+      const idempotencyKey = rt.idempotencyKey();
+      const resolver = new Resolver(rt.client);
+      const [filter, addTeamIds, removeTeamIds] = await Promise.all([
+        filtered ? buildFilter(opts, resolver, 'filter-') : Promise.resolve(undefined),
+        resolver.all(opts.add, (t) => resolver.team(t, '--add')),
+        resolver.all(opts.remove, (t) => resolver.team(t, '--remove')),
+      ]);
+      const { updateApiKeyTeams } = await rt.client.request(UpdateApiKeyTeamsDocument, {
+        input: { apiKeyIds: filtered ? undefined : ids, filter, addTeamIds, removeTeamIds, addNewTeamNames: opts.addNew },
+      }, { idempotencyKey });
+      rt.print(updateApiKeyTeams, () => {
+        const head = `Teams changed on ${updateApiKeyTeams.updatedCount} key${updateApiKeyTeams.updatedCount === 1 ? '' : 's'}`;
+        return updateApiKeyTeams.apiKeys.length ? `${head}\n\n${keyRows(updateApiKeyTeams.apiKeys)}` : head;
+      });
+    });
+
+  return keys;
+}
