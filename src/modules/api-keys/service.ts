@@ -40,6 +40,9 @@ export async function apiKeys(
   const filter = toKeyFilter(args.filter, 'filter');
   const order = toKeyOrder(args.orderBy);
   const page = pageRequest(args, 2);
+  if (page.cursor && !store.isKeyCursor(order, page.cursor)) {
+    throw badInput(page.backward ? 'before' : 'after', 'Invalid cursor for this order');
+  }
   const now = new Date();
   const rows = await store.pageKeys(ctx.knex, accountId, filter, order, page, now);
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));

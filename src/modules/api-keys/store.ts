@@ -41,19 +41,28 @@ export interface KeyFilter {
 
 export interface KeyOrder { field: ApiKeyOrderField; direction: OrderDirection }
 
-// SQL of each sort value, and how a cursor value is cast back.
-const SORT: Record<ApiKeyOrderField, { expr: string; cast: string; valueOf: (k: ApiKeyRecord) => string }> = {
-  NAME: { expr: 'lower(k.name)', cast: 'text', valueOf: (k) => k.name.toLowerCase() },
-  CREATED_AT: { expr: 'k.created_at', cast: 'timestamptz', valueOf: (k) => k.createdAt.toISOString() },
-  EXPIRES_AT: { expr: 'k.expires_at', cast: 'timestamptz', valueOf: (k) => k.expiresAt.toISOString() },
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
+const isText = (v: unknown): boolean => typeof v === 'string';
+const isTimestamp = (v: unknown): boolean => typeof v === 'string' && ISO_TIMESTAMP.test(v) && !Number.isNaN(Date.parse(v));
+
+// SQL of each sort value, how a cursor value is cast back, and which cursor values the cast accepts.
+const SORT: Record<ApiKeyOrderField, { expr: string; cast: string; valueOf: (k: ApiKeyRecord) => string; accepts: (v: unknown) => boolean }> = {
+  NAME: { expr: 'lower(k.name)', cast: 'text', valueOf: (k) => k.name.toLowerCase(), accepts: isText },
+  CREATED_AT: { expr: 'k.created_at', cast: 'timestamptz', valueOf: (k) => k.createdAt.toISOString(), accepts: isTimestamp },
+  EXPIRES_AT: { expr: 'k.expires_at', cast: 'timestamptz', valueOf: (k) => k.expiresAt.toISOString(), accepts: isTimestamp },
   LAST_USED_AT: {
     expr: `coalesce(k.last_used_at, '-infinity'::timestamptz)`,
     cast: 'timestamptz',
     valueOf: (k) => k.lastUsedAt?.toISOString() ?? '-infinity',
+    accepts: (v) => v === '-infinity' || isTimestamp(v),
   },
 };
 
 export const cursorOfKey = (order: KeyOrder) => (k: ApiKeyRecord): unknown[] => [SORT[order.field].valueOf(k), k.id];
+
+/** True when cursor values fit this order (a cursor of another order would fail in SQL). */
+export const isKeyCursor = (order: KeyOrder, values: unknown[]): boolean =>
+  values.length === 2 && SORT[order.field].accepts(values[0]) && isText(values[1]);
 
 /** Live keys of the account that match the filter, as `k`. */
 function matching(db: Knex, accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
