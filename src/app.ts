@@ -113,7 +113,8 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
   const armor = new ApolloArmor({
     maxDepth: { n: config.limits.maxDepth },
     maxAliases: { n: config.limits.maxAliases },
-    maxTokens: { n: config.limits.maxTokens },
+    // the token limit is enforced by the parser itself (parseOptions below): armor's plugin turns it into a 500
+    maxTokens: { enabled: false },
     costLimit: { maxCost: config.limits.maxCost },
     maxDirectives: { n: 50 },
     blockFieldSuggestion: { enabled: config.production },
@@ -127,6 +128,7 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: config.production,
     formatError,
+    parseOptions: { maxTokens: config.limits.maxTokens },
     validationRules: armor.validationRules,
     plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), observability(services, metrics)],
   });

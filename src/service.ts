@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config';
 import { createTokenVerifier, signToken } from './auth/tokens';
 import { createApp, type App } from './app';
@@ -25,9 +26,14 @@ export interface RunningService {
 
 const HOUR = 3_600_000;
 
+export interface ServiceOptions {
+  /** Where logs go (default: stdout). */
+  logDestination?: DestinationStream;
+}
+
 /** Wires database, caches, buffers and the HTTP app together and starts listening. */
-export async function startService(config: Config): Promise<RunningService> {
-  const logger = createLogger(config.logLevel);
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
+  const logger = createLogger(config.logLevel, options.logDestination);
   const db = createDatabase({ target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: config.dbPoolMax });
   const migrate = config.migrateOnStart;
   if (migrate) {
@@ -51,6 +57,7 @@ export async function startService(config: Config): Promise<RunningService> {
   }
   const idempotency = new IdempotencyGuard(db.knex, new IdempotencyCrypto(secret), {
     waitMs: config.idempotency.waitMs,
+    maxTokens: config.limits.maxTokens,
     logger,
     onResult: (result) => metrics.idempotency.inc({ result }),
   });

@@ -18,6 +18,8 @@ export type IdempotencyResult = 'executed' | 'replayed' | 'conflict' | 'in_progr
 export interface IdempotencyOptions {
   /** How long a duplicate waits for the first request still in flight. */
   waitMs: number;
+  /** The parser's token limit (a longer document is left for the GraphQL server to refuse). */
+  maxTokens: number;
   logger: Logger;
   onResult?: (result: IdempotencyResult) => void;
 }
@@ -49,13 +51,13 @@ function canonical(value: unknown): string {
 }
 
 /** The mutation a GraphQL-over-HTTP body asks for, or null (a query, or a body Apollo will refuse). */
-export function mutationOf(body: unknown): Mutation | null {
+export function mutationOf(body: unknown, maxTokens = 100_000): Mutation | null {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return null;
   const { query, operationName, variables } = body as { query?: unknown; operationName?: unknown; variables?: unknown };
   if (typeof query !== 'string') return null;
   let document: DocumentNode;
   try {
-    document = parse(query);
+    document = parse(query, { maxTokens });
   } catch {
     return null;
   }
@@ -108,7 +110,7 @@ export class IdempotencyGuard {
       return errorOutcome(400, 'BAD_USER_INPUT', `The Idempotency-Key header must be 1 to ${MAX_KEY_LENGTH} characters`, { field: 'Idempotency-Key' });
     }
     const accountId = principal.accountId;
-    const mutation = mutationOf(body);
+    const mutation = mutationOf(body, this.options.maxTokens);
     // queries are safe to repeat; a platform verifier has no account to scope keys by
     if (accountId === null || mutation === null) return run();
     try {
