@@ -42,9 +42,8 @@ export function buildProgram(): Command {
 
 function reportError(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
-    // commander has printed the message (or the help) already
-    return ['commander.helpDisplayed', 'commander.help', 'commander.version', 'commander.executeSubCommandAsync'].includes(err.code)
-      ? EXIT_OK : EXIT_USAGE;
+    // commander has printed the message (or the help) already; asked-for help and --version exit 0
+    return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   }
   if (err instanceof UsageError) {
     process.stderr.write(json ? JSON.stringify({ error: { code: 'USAGE', message: err.message } }) + '\n' : `qckeys: ${err.message}\n(add --help for usage)\n`);
