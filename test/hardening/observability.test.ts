@@ -1,0 +1,123 @@
+import { startCapturedServer, eventually, type CapturedServer } from './support';
+
+// Structured logs with request id, account, operation and duration (never a secret or token);
+// unexpected errors masked for the client and logged with the request id; Prometheus metrics.
+let server: CapturedServer;
+let admin: string;
+let verifier: string;
+let secret: string;
+let keyId: string;
+
+const CREATE = `mutation CreateKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }`;
+
+beforeAll(async () => {
+  server = await startCapturedServer({ LOG_LEVEL: 'debug', USAGE_FLUSH_INTERVAL_MS: '60000' });
+  admin = await server.token({ account: 'acme', roles: ['admin'], sub: 'alice' });
+  verifier = await server.token({ account: 'acme', roles: ['verifier'], sub: 'gateway' });
+  const channel = await server.post(admin, { query: 'mutation { createChannel(input: { name: "IDE" }) { channel { id } } }' });
+  const channelId = (channel.data as { createChannel: { channel: { id: string } } }).createChannel.channel.id;
+  const instance = await server.post(admin, {
+    query: 'mutation($input: CreateInstanceInput!) { createInstance(input: $input) { instance { id } } }',
+    variables: { input: { name: 'Prod', cloud: 'SALESFORCE', channelIds: [channelId] } },
+  });
+  const instanceId = (instance.data as { createInstance: { instance: { id: string } } }).createInstance.instance.id;
+  const created = await server.post(admin, {
+    query: CREATE, operationName: 'CreateKey',
+    variables: { input: { name: 'logged key', instanceId, channelId, developer: { name: 'Alice' } } },
+  }, { 'idempotency-key': 'observability-create' });
+  const payload = (created.data as { createApiKey: { secret: string; apiKey: { id: string } } }).createApiKey;
+  secret = payload.secret;
+  keyId = payload.apiKey.id;
+  // verify over REST and GraphQL, and renew (a second secret), so secrets pass through every path
+  await fetch(`${server.baseUrl}/v1/keys/verify`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${verifier}` }, body: JSON.stringify({ key: secret }),
+  });
+  await server.post(verifier, { query: 'mutation Verify($key: String!) { verifyApiKey(input: { key: $key }) { valid code } }', variables: { key: secret } });
+  await server.post(verifier, { query: 'mutation Verify($key: String!) { verifyApiKey(input: { key: $key }) { valid code } }', variables: { key: 'qck_not-a-real-key' } });
+});
+afterAll(async () => { await server?.stop(); });
+
+test('each GraphQL request is logged as JSON with request id, account, operation and duration', async () => {
+  const res = await server.post(admin, { query: 'query Viewer { viewer { subject } }', operationName: 'Viewer' }, { 'x-request-id': 'req-observed-1' });
+  expect(res.headers.get('x-request-id')).toBe('req-observed-1');
+  await eventually(() => server.logs().some((l) => l.requestId === 'req-observed-1'));
+  const line = server.logs().find((l) => l.requestId === 'req-observed-1' && l.msg === 'graphql request');
+  expect(line).toMatchObject({ account: 'acme', operation: 'Viewer', status: 200, service: 'qckeys' });
+  expect(typeof line?.durationMs).toBe('number');
+  expect(typeof line?.time).toBe('number');
+});
+
+test('a generated request id is returned and logged', async () => {
+  const res = await server.post(admin, { query: 'query Again { viewer { subject } }' });
+  const id = res.headers.get('x-request-id');
+  expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  await eventually(() => server.logs().some((l) => l.requestId === id && l.operation === 'Again'));
+});
+
+test('no log line holds a secret, a bearer token or the Idempotency-Key', async () => {
+  const raw = server.raw();
+  expect(raw.length).toBeGreaterThan(0);
+  expect(raw).not.toContain(secret);
+  expect(raw).not.toContain(secret.slice(4, 24));
+  for (const token of [admin, verifier]) {
+    expect(raw).not.toContain(token);
+    expect(raw).not.toContain(token.split('.')[2]);
+  }
+  expect(raw).not.toContain('qck_not-a-real-key');
+  expect(raw).not.toContain('observability-create');
+});
+
+test('an unexpected error is masked for the client and logged with the request id', async () => {
+  const knex = server.service.db.knex;
+  await knex.raw('alter table channels rename to channels_moved');
+  try {
+    const res = await server.post(admin, { query: 'query Channels { channels { id name } }' }, { 'x-request-id': 'req-broken-1' });
+    const text = JSON.stringify(res);
+    expect(res.errors?.[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(text).not.toMatch(/relation|does not exist|select|from|channels_moved|stack|\.ts:/i);
+    await eventually(() => server.logs().some((l) => l.requestId === 'req-broken-1' && l.level === 50));
+    const logged = server.logs().find((l) => l.requestId === 'req-broken-1' && l.level === 50);
+    expect(JSON.stringify(logged)).toMatch(/channels/);
+  } finally {
+    await knex.raw('alter table channels_moved rename to channels');
+  }
+});
+
+async function scrape(): Promise<string> {
+  const res = await fetch(`${server.baseUrl}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+  return res.text();
+}
+
+test('/metrics counts requests and times them per operation', async () => {
+  await server.post(admin, { query: 'query Viewer { viewer { subject } }', operationName: 'Viewer' });
+  const text = await scrape();
+  expect(text).toMatch(/qckeys_http_requests_total\{route="\/graphql",operation="Viewer",status="200"\} [1-9]/);
+  expect(text).toMatch(/qckeys_http_requests_total\{route="\/graphql",operation="CreateKey",status="200"\} 1/);
+  expect(text).toMatch(/qckeys_http_request_duration_seconds_bucket\{le="0.5",route="\/graphql",operation="Viewer"\} [1-9]/);
+  expect(text).toMatch(/qckeys_http_request_duration_seconds_count\{route="\/v1\/keys\/verify",operation=""\} 1/);
+});
+
+test('/metrics reports verification outcomes, usage-buffer depth, pool usage and idempotent requests', async () => {
+  const text = await scrape();
+  expect(text).toMatch(/qckeys_verifications_total\{code="VALID"\} 2/);
+  expect(text).toMatch(/qckeys_verifications_total\{code="MALFORMED"\} 1/);
+  expect(text).toMatch(/^qckeys_usage_buffer_depth \d+$/m);
+  expect(text).toMatch(/qckeys_idempotent_requests_total\{result="executed"\} 1/);
+  if (server.service.db.kind === 'postgres') {
+    expect(text).toMatch(/qckeys_db_pool_connections\{state="used"\} \d+/);
+    expect(text).toMatch(/qckeys_db_pool_connections\{state="free"\} \d+/);
+  }
+  expect(keyId).toMatch(/^key_/);
+});
+
+test('the usage-buffer depth gauge follows the buffer', async () => {
+  // flushes run once a minute here: the three verifications above are still buffered
+  const before = Number(/^qckeys_usage_buffer_depth (\d+)$/m.exec(await scrape())?.[1]);
+  expect(before).toBe(3);
+  await server.post(verifier, { query: 'mutation Verify($key: String!) { verifyApiKey(input: { key: $key }) { valid } }', variables: { key: secret } });
+  expect(Number(/^qckeys_usage_buffer_depth (\d+)$/m.exec(await scrape())?.[1])).toBe(4);
+  await server.service.services.usage.flush();
+  expect(Number(/^qckeys_usage_buffer_depth (\d+)$/m.exec(await scrape())?.[1])).toBe(0);
+});
