@@ -74,6 +74,9 @@ export async function buildIde(outDir = IDE_OUT_DIR): Promise<IdeManifest> {
     entryNames: '[name]-[hash]',
     chunkNames: 'chunks/[name]-[hash]',
     jsx: 'automatic',
+    // GraphiQL imports prettier's parsers by their legacy UMD paths, which come out of the bundle
+    // without a `parsers` export (prettify then fails); prettier's ES module builds export them.
+    alias: { 'prettier/parser-babel': 'prettier/plugins/babel', 'prettier/parser-graphql': 'prettier/plugins/graphql' },
   });
   const workerEntries = Object.fromEntries(Object.entries(WORKERS).map(([name, spec]) => [name, require.resolve(spec, { paths: [ROOT] })]));
   const workers = await esbuild.build({

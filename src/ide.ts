@@ -70,6 +70,7 @@ function page(manifest: Manifest, headers: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>qckeys GraphQL IDE</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${IDE_ASSET_PREFIX}${manifest.style}">
 <script type="application/json" id="qckeys-ide-config">${escapeJsonForHtml(config)}</script>
 <script type="module" src="${IDE_ASSET_PREFIX}${manifest.script}"></script>
