@@ -1,0 +1,50 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { ChildMessage, ChildStats } from '../server-child';
+
+export interface BenchServer {
+  /** e.g. http://127.0.0.1:41234 */
+  baseUrl: string;
+  pid: number;
+  stats(): Promise<ChildStats>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the service in a child process on 127.0.0.1 with a random port (`nodeArgs`, e.g.
+ * `--cpu-prof`, go to its node; BENCH_SERVER_NODE_ARGS adds more).
+ */
+export async function startBenchServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchServer> {
+  const child: ChildProcess = fork(path.join(__dirname, '..', 'server-child.ts'), [], {
+    execArgv: ['--import', 'tsx', ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiters: ((m: ChildMessage) => void)[] = [];
+  child.on('message', (m: ChildMessage) => waiters.shift()?.(m));
+  const next = () => new Promise<ChildMessage>((resolve, reject) => {
+    waiters.push(resolve);
+    child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
+  });
+  const ready = await next();
+  if (ready.type !== 'ready') throw new Error('unexpected message from the bench server');
+  return {
+    baseUrl: ready.url.replace(/\/graphql$/, '').replace('localhost', '127.0.0.1'),
+    pid: child.pid ?? 0,
+    async stats() {
+      const reply = next();
+      child.send({ type: 'stats' });
+      const m = await reply;
+      if (m.type !== 'stats') throw new Error('unexpected message from the bench server');
+      return m;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// The service as the benchmarks run it: the real `startService`, in a process of its own, with
+// a counter of SQL statements. The parent asks for { type: 'stats' } over IPC.
+import { loadConfig } from '../src/config';
+import { startService } from '../src/service';
+
+export interface ChildStats { statements: number; rssMb: number; peakRssMb: number }
+export type ChildMessage = { type: 'ready'; url: string } | ({ type: 'stats' } & ChildStats);
+
+async function main(): Promise<void> {
+  const service = await startService(loadConfig());
+  let statements = 0;
+  service.db.knex.on('query', () => { statements++; });
+  const send = (message: ChildMessage) => process.send?.(message);
+  process.on('message', (message: { type?: string }) => {
+    if (message.type === 'stats') {
+      send({
+        type: 'stats', statements,
+        rssMb: process.memoryUsage().rss / 1048576,
+        peakRssMb: process.resourceUsage().maxRSS / 1024,
+      });
+    } else if (message.type === 'stop') {
+      service.stop().then(() => process.exit(0), () => process.exit(1));
+    }
+  });
+  send({ type: 'ready', url: service.url });
+}
+
+main().catch((err: unknown) => {
+  console.error('bench server failed to start:', err);
+  process.exit(1);
+});
