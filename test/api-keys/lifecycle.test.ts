@@ -1,6 +1,6 @@
 import { startTestServer, type TestServer } from '../helpers/server';
 import {
-  DAY_MS, DELETE, RENEW, REVOKE, UPDATE, accountFactory, expectError, expectFailsWithoutWriting, expireInDatabase, inDays, sha256,
+  CREATE as CREATE_KEY, DAY_MS, DELETE, RENEW, REVOKE, UPDATE, accountFactory, expectError, expectFailsWithoutWriting, expireInDatabase, inDays, sha256,
   type KeyView,
 } from './support';
 
@@ -435,5 +435,36 @@ describe('secrets at rest', () => {
       expect(dump).not.toContain(Buffer.from(secret).toString('hex'));
       expect(dump).not.toContain(Buffer.from(secret).toString('base64'));
     }
+  });
+});
+
+describe('concurrent mutations', () => {
+  test('two updates with the same expectedVersion: one applies, the other is CONFLICT', async () => {
+    const { a, key } = await withKey();
+    const results = await Promise.all(['left', 'right'].map((name) => updateWith(a.admin, { id: key.id, name, expectedVersion: key.version })));
+    const codes = results.map((r) => r.errors?.[0]?.extensions?.code ?? 'OK').sort();
+    expect(codes).toEqual(['CONFLICT', 'OK']);
+    expect((await a.api.get(key.id))?.version).toBe(key.version + 1);
+    expect((await a.api.eventsOf(key.id)).filter((e) => e.type === 'UPDATED')).toHaveLength(1);
+  });
+
+  test('two creates of the same name on one instance: one key, the other is CONFLICT', async () => {
+    const a = await newAccount();
+    const input = { name: 'Race', instanceId: a.instances.prod.id, channelId: a.channels.ide.id, developer: { name: 'Alice' } };
+    const results = await Promise.all([server.gql(a.admin, CREATE_KEY, { input }), server.gql(a.admin, CREATE_KEY, { input: { ...input, name: 'RACE' } })]);
+    expect(results.map((r) => r.errors?.[0]?.extensions?.code ?? 'OK').sort()).toEqual(['CONFLICT', 'OK']);
+    expect((await a.viewerApi.list()).totalCount).toBe(1);
+    expect((await a.viewerApi.events()).totalCount).toBe(1);
+  });
+
+  test('two creates naming the same new developer and team share one developer and one team', async () => {
+    const a = await newAccount();
+    const make = (name: string) => a.api.create({
+      name, instanceId: a.instances.prod.id, channelId: a.channels.ide.id, developer: { name: 'Newcomer' }, newTeamNames: ['Fresh'],
+    });
+    const [x, y] = await Promise.all([make('x'), make('y')]);
+    expect(x.apiKey.developer.id).toBe(y.apiKey.developer.id);
+    expect(x.apiKey.teams.map((t) => t.id)).toEqual(y.apiKey.teams.map((t) => t.id));
+    expect(x.apiKey.teams).toHaveLength(1);
   });
 });
