@@ -124,6 +124,8 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     resolvers: buildResolvers() as never,
     introspection: config.introspection,
     csrfPrevention: true,
+    // the process's own SIGTERM handling drains and stops everything; Apollo's would re-kill the process first
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: config.production,

@@ -98,6 +98,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       stopping ??= (async () => {
         clearInterval(pruneTimer);
         clearTimeout(firstPrune);
+        // readiness turns 503 at once; load balancers get SHUTDOWN_DRAIN_MS to notice before the listener closes
+        app.shuttingDown = true;
+        if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
         await app.close(config.shutdownTimeoutMs);
         await usage.stop(config.shutdownTimeoutMs);
         await verifier.stop();
