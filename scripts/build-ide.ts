@@ -101,8 +101,18 @@ export async function buildIde(outDir = IDE_OUT_DIR): Promise<IdeManifest> {
   // swap in one step, so a running server never sees a half-written bundle
   fs.mkdirSync(path.dirname(outDir), { recursive: true });
   const old = `${outDir}.old-${process.pid}`;
-  if (fs.existsSync(outDir)) fs.renameSync(outDir, old);
-  fs.renameSync(staging, outDir);
+  try {
+    fs.renameSync(outDir, old);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  try {
+    fs.renameSync(staging, outDir);
+  } catch (err) {
+    // a build running at the same time swapped in first: the same sources give the same files
+    if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
   fs.rmSync(old, { recursive: true, force: true });
   return manifest;
 }
