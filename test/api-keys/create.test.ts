@@ -5,7 +5,8 @@ import {
 } from './support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
+// starting a server with its own database can take a while on a busy machine
+beforeAll(async () => { server = await startTestServer(); }, 90_000);
 afterAll(async () => { await server.stop(); });
 
 const newAccount = accountFactory(() => server);

@@ -82,7 +82,7 @@ beforeAll(async () => {
   // another account with a key of the same name, which must never show
   const other = await seedAccount(server, 'other');
   await keyApi(server, other.admin).create({ name: 'Alpha build', instanceId: other.instances.prod.id, channelId: other.channels.ide.id, developer: { name: 'Alice' } });
-}, 60_000);
+}, 120_000); // a server with its own database and a dozen keys: slow on a busy machine
 afterAll(async () => { await server.stop(); });
 
 const sorted = (list: string[]) => [...list].sort();

@@ -5,7 +5,8 @@ import {
 } from './support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
+// starting a server with its own database can take a while on a busy machine
+beforeAll(async () => { server = await startTestServer(); }, 90_000);
 afterAll(async () => { await server.stop(); });
 
 const newAccount = accountFactory(() => server);
@@ -188,7 +189,7 @@ describe('history', () => {
   }
 
   let busy: Awaited<ReturnType<typeof busyKey>>;
-  beforeAll(async () => { busy = await busyKey(); });
+  beforeAll(async () => { busy = await busyKey(); }, 60_000);
 
   test('ApiKey.history lists every event of the key, newest first, with actor = token sub', async () => {
     const h = await historyOf(busy.a.viewer, busy.key.id);
