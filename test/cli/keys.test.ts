@@ -3,6 +3,9 @@ import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { buildCli, type Cli, type CliKey, type CliList } from './run';
 
+// every test spawns several CLI processes: allow for a loaded CI machine
+jest.setTimeout(90_000);
+
 let server: TestServer;
 let acme: SeededAccount;
 let cli: Cli;
@@ -11,7 +14,7 @@ beforeAll(async () => {
   server = await startTestServer();
   acme = await seedAccount(server, 'acme');
   cli = await buildCli(server, acme.admin);
-});
+}, 120_000); // a server with its own database, and a CLI build: slow on a busy machine
 afterAll(async () => {
   cli?.remove();
   await server?.stop();
