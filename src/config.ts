@@ -116,7 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwt,
     introspection: bool(env, 'GRAPHQL_INTROSPECTION', !production),
     logLevel,
-    dbTimeoutMs: int(env, 'DB_TIMEOUT_MS', 2000, 100, 600_000),
+    dbTimeoutMs: int(env, 'DB_TIMEOUT_MS', 1500, 100, 600_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 1000),
     usage: {
       flushIntervalMs: int(env, 'USAGE_FLUSH_INTERVAL_MS', 500, 10, 60_000),

@@ -64,7 +64,7 @@ function isConnectionFailure(err: Error & { code?: unknown }): boolean {
   const message = err.message ?? '';
   return (
     name === 'KnexTimeoutError' ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed|Unable to acquire a connection/i.test(message)
+    /Connection terminated|Connection ended unexpectedly|timeout expired|operation timed out for an unknown reason|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed|Unable to acquire a connection/i.test(message)
   );
 }
 
@@ -73,7 +73,14 @@ function isConnectionFailure(err: Error & { code?: unknown }): boolean {
  * SERVICE_UNAVAILABLE. Anything else is returned unchanged (and masked when sent).
  */
 export function fromDatabaseError(err: unknown): unknown {
-  if (err instanceof ApiError || !(err instanceof Error)) return err;
+  if (err instanceof ApiError || err === null || typeof err !== 'object') return err;
+  // a lost socket can surface as a plain object ({ code: 'ECONNRESET', … }), which graphql wraps as `thrownValue`
+  const thrown = (err as { thrownValue?: unknown }).thrownValue;
+  if (thrown !== undefined) return fromDatabaseError(thrown) instanceof ApiError ? fromDatabaseError(thrown) : err;
+  if (!(err instanceof Error)) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code) ? serviceUnavailable() : err;
+  }
   const code = (err as { code?: unknown }).code;
   if (code === '23505') return conflict('An object with that name already exists');
   if (code === '40001' || code === '40P01') return conflict('A concurrent change interfered; retry');
