@@ -20,7 +20,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('id').primary();
     t.text('account_id').notNullable();
     t.text('name').notNullable();
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('created_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.raw('create unique index channels_account_name_uq on channels (account_id, lower(name))');
 
@@ -30,8 +30,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('name').notNullable();
     t.text('cloud').notNullable();
     t.text('url');
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('created_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('updated_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.raw(`alter table instances add constraint instances_cloud_ck check (cloud in ('SALESFORCE','SERVICENOW','M365'))`);
   await knex.raw('create unique index instances_account_name_uq on instances (account_id, lower(name))');
@@ -48,7 +48,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('id').primary();
     t.text('account_id').notNullable();
     t.text('name').notNullable();
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('created_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.raw('create unique index teams_account_name_uq on teams (account_id, lower(name))');
   // team search (`teams(search:)`) is a substring match
@@ -59,8 +59,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('account_id').notNullable();
     t.text('name').notNullable();
     t.boolean('active').notNullable().defaultTo(true);
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.timestamp('deactivated_at', { useTz: true });
+    t.timestamp('created_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('deactivated_at', { useTz: true, precision: 3 });
   });
   await knex.raw('create unique index developers_account_name_uq on developers (account_id, lower(name))');
 
@@ -68,8 +68,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('account_id').notNullable();
     t.text('developer_id').notNullable().references('developers.id').onDelete('CASCADE');
     t.text('instance_id').notNullable().references('instances.id').onDelete('CASCADE');
-    t.timestamp('first_seen_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.timestamp('last_seen_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('first_seen_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('last_seen_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
     t.primary(['developer_id', 'instance_id']);
     // "developers who worked in this instance"
     t.index(['instance_id', 'developer_id'], 'developer_instances_instance_idx');

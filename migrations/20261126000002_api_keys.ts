@@ -12,15 +12,15 @@ export async function up(knex: Knex): Promise<void> {
     t.text('instance_id').notNullable().references('instances.id').onDelete('RESTRICT');
     t.text('channel_id').notNullable().references('channels.id').onDelete('RESTRICT');
     t.text('developer_id').notNullable().references('developers.id').onDelete('RESTRICT');
-    t.timestamp('expires_at', { useTz: true }).notNullable();
+    t.timestamp('expires_at', { useTz: true, precision: 3 }).notNullable();
     t.integer('lifetime_seconds').notNullable();
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.timestamp('renewed_at', { useTz: true });
-    t.timestamp('revoked_at', { useTz: true });
+    t.timestamp('created_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('updated_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('renewed_at', { useTz: true, precision: 3 });
+    t.timestamp('revoked_at', { useTz: true, precision: 3 });
     t.text('revocation_reason');
-    t.timestamp('last_used_at', { useTz: true });
-    t.timestamp('deleted_at', { useTz: true });
+    t.timestamp('last_used_at', { useTz: true, precision: 3 });
+    t.timestamp('deleted_at', { useTz: true, precision: 3 });
     t.integer('version').notNullable().defaultTo(1);
   });
   // Names are unique per instance among keys not deleted.
@@ -44,8 +44,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('account_id').notNullable();
     t.text('api_key_id').notNullable().references('api_keys.id').onDelete('CASCADE');
     // null: the current secret; set: a replaced secret that verifies until then (grace period)
-    t.timestamp('valid_until', { useTz: true });
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('valid_until', { useTz: true, precision: 3 });
+    t.timestamp('created_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
     t.index(['api_key_id'], 'api_key_secrets_key_idx');
   });
 
@@ -65,7 +65,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('api_key_name').notNullable();
     t.text('type').notNullable();
     t.text('actor').notNullable();
-    t.timestamp('at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
     t.jsonb('changes');
   });
   await knex.raw('create index api_key_events_account_idx on api_key_events (account_id, id)');

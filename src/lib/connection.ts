@@ -61,7 +61,9 @@ export function pageRequest(args: PageArgs, arity: number): PageRequest {
   const { first, after, last, before } = args;
   if (first != null && last != null) throw badInput('last', 'Pass either first or last, not both');
   if (after != null && before != null) throw badInput('before', 'Pass either after or before, not both');
-  const backward = last != null || (before != null && first == null);
+  if (first != null && before != null) throw badInput('before', 'Page forwards with first/after or backwards with last/before');
+  if (last != null && after != null) throw badInput('after', 'Page forwards with first/after or backwards with last/before');
+  const backward = last != null || before != null;
   if (backward) {
     return {
       limit: checkSize(last ?? DEFAULT_PAGE_SIZE, 'last'),
