@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DatabaseTarget } from '../src/config';
+import { createDatabase, type Database } from '../src/db/database';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+
+// Every migration is reversible: latest, rollback of all, latest again ends with the same schema.
+let testDb: TestDatabase;
+let db: Database;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  const target: DatabaseTarget = testDb.url === 'memory://' ? { kind: 'pglite', dataDir: null } : { kind: 'postgres', url: testDb.url };
+  db = createDatabase({ target, timeoutMs: 5000, poolMax: 2 });
+}, 60_000);
+afterAll(async () => {
+  await db?.close();
+  await testDb?.drop();
+}, 60_000);
+
+const MIGRATION_FILES = fs.readdirSync(path.resolve(__dirname, '../migrations')).filter((f) => /^\d+_.+\.ts$/.test(f)).sort();
+
+interface SchemaShape { tables: string[]; columns: string[]; indexes: string[]; constraints: string[] }
+
+/** The application's tables, columns, indexes and constraints (knex's own bookkeeping left out). */
+async function schemaShape(): Promise<SchemaShape> {
+  const rows = async <T>(sql: string): Promise<T[]> => ((await db.knex.raw(sql)) as { rows: T[] }).rows;
+  const notKnex = (name: string) => !name.startsWith('knex_migrations');
+  const tables = (await rows<{ table_name: string }>(
+    `select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`,
+  )).map((r) => r.table_name).filter(notKnex);
+  const columns = (await rows<{ c: string; table_name: string }>(
+    `select table_name, table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') as c
+       from information_schema.columns where table_schema = 'public' order by table_name, column_name`,
+  )).filter((r) => notKnex(r.table_name)).map((r) => r.c);
+  const indexes = (await rows<{ tablename: string; indexdef: string }>(
+    `select tablename, indexdef from pg_indexes where schemaname = 'public' order by indexname`,
+  )).filter((r) => notKnex(r.tablename)).map((r) => r.indexdef);
+  const constraints = (await rows<{ table: string; def: string }>(
+    `select conrelid::regclass::text as table, conname || ' ' || pg_get_constraintdef(oid) as def
+       from pg_constraint where connamespace = 'public'::regnamespace order by conname`,
+  )).filter((r) => notKnex(r.table)).map((r) => r.def);
+  return { tables, columns, indexes, constraints };
+}
+
+let afterFirstLatest: SchemaShape;
+
+test('latest applies every migration file on a fresh database', async () => {
+  const [batch, applied] = (await db.knex.migrate.latest()) as [number, string[]];
+  expect(batch).toBe(1);
+  expect(applied.map((f) => path.basename(f))).toEqual(MIGRATION_FILES);
+  afterFirstLatest = await schemaShape();
+  expect(afterFirstLatest.tables).toEqual(expect.arrayContaining([
+    'api_key_events', 'api_key_secrets', 'api_key_teams', 'api_keys', 'channels', 'developer_instances', 'developers',
+    'instance_channels', 'instances', 'teams', 'usage_hourly',
+  ]));
+  // a second run has nothing to do
+  const [, again] = (await db.knex.migrate.latest()) as [number, string[]];
+  expect(again).toEqual([]);
+}, 60_000);
+
+test('the listing, sort and uniqueness indexes of api_keys exist', async () => {
+  const { rows } = (await db.knex.raw(`select indexname, indexdef from pg_indexes where tablename = 'api_keys'`)) as { rows: { indexname: string; indexdef: string }[] };
+  const byName = new Map(rows.map((r) => [r.indexname, r.indexdef.replace(/\s+/g, ' ')]));
+  const expectIndex = (name: string, ...fragments: RegExp[]) => {
+    const def = byName.get(name);
+    expect({ name, exists: def !== undefined }).toEqual({ name, exists: true });
+    for (const fragment of fragments) expect(def).toMatch(fragment);
+  };
+  const live = /WHERE \(deleted_at IS NULL\)/i;
+  // one index per sort order of the listing: account, sort value, then the ID tie-breaker
+  expectIndex('api_keys_created_idx', /\(account_id, created_at, id\)/, live);
+  expectIndex('api_keys_name_idx', /\(account_id, lower\(name\), id\)/, live);
+  expectIndex('api_keys_expires_idx', /\(account_id, expires_at, id\)/, live);
+  expectIndex('api_keys_last_used_idx', /\(account_id, COALESCE\(last_used_at, '-infinity'::timestamp with time zone\), id\)/i, live);
+  // names unique per instance among live keys
+  expectIndex('api_keys_instance_name_uq', /CREATE UNIQUE INDEX/, /\(instance_id, lower\(name\)\)/, live);
+  // filters
+  expectIndex('api_keys_developer_idx', /\(developer_id, expires_at\)/);
+  expectIndex('api_keys_instance_idx', /\(instance_id\)/, live);
+  expectIndex('api_keys_channel_idx', /\(channel_id\)/, live);
+  expectIndex('api_keys_pkey', /UNIQUE INDEX/, /\(id\)/);
+
+  const catalog = (await db.knex.raw(`select indexname from pg_indexes where schemaname = 'public'`)) as { rows: { indexname: string }[] };
+  expect(catalog.rows.map((r) => r.indexname)).toEqual(expect.arrayContaining([
+    'channels_account_name_uq', 'instances_account_name_uq', 'teams_account_name_uq', 'developers_account_name_uq',
+    'api_key_teams_team_idx', 'api_key_events_account_idx', 'api_key_events_key_idx', 'developer_instances_instance_idx',
+  ]));
+});
+
+test('the schema enforces case-insensitive uniqueness of names per account', async () => {
+  await db.knex('teams').insert({ id: 'team_mig_1', account_id: 'mig', name: 'Core' });
+  await expect(db.knex('teams').insert({ id: 'team_mig_2', account_id: 'mig', name: 'CORE' })).rejects.toMatchObject({ code: '23505' });
+  await db.knex('teams').insert({ id: 'team_mig_3', account_id: 'other', name: 'CORE' });
+});
+
+test('rollback of all migrations, with data in the tables, leaves no application table', async () => {
+  const [, rolledBack] = (await db.knex.migrate.rollback({}, true)) as [number, string[]];
+  expect(rolledBack.map((f) => path.basename(f)).sort()).toEqual(MIGRATION_FILES);
+  const shape = await schemaShape();
+  expect(shape).toEqual({ tables: [], columns: [], indexes: [], constraints: [] });
+  expect(await db.knex.migrate.currentVersion()).toBe('none');
+}, 60_000);
+
+test('latest after the rollback rebuilds exactly the same schema', async () => {
+  const [, applied] = (await db.knex.migrate.latest()) as [number, string[]];
+  expect(applied.map((f) => path.basename(f))).toEqual(MIGRATION_FILES);
+  expect(await schemaShape()).toEqual(afterFirstLatest);
+  const [, rolledBack] = (await db.knex.migrate.rollback({}, true)) as [number, string[]];
+  expect(rolledBack).toHaveLength(MIGRATION_FILES.length);
+  await db.knex.migrate.latest();
+  expect(await schemaShape()).toEqual(afterFirstLatest);
+}, 90_000);
