@@ -25,6 +25,8 @@ export class UsageRecorder {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private pending = 0;
+  /** A flush asked for by a full buffer is queued or running: don't queue another per record. */
+  private sizeFlushQueued = false;
 
   constructor(private readonly db: Knex, private readonly options: UsageRecorderOptions) {}
 
@@ -51,7 +53,10 @@ export class UsageRecorder {
     else bucket.rejected++;
     this.pending++;
     if (dims.apiKeyId) this.lastUsed.set(dims.apiKeyId, Math.max(this.lastUsed.get(dims.apiKeyId) ?? 0, at));
-    if (this.buffer.size >= this.options.flushSize) void this.flush();
+    if (this.buffer.size >= this.options.flushSize && !this.sizeFlushQueued) {
+      this.sizeFlushQueued = true;
+      void this.flush().finally(() => { this.sizeFlushQueued = false; });
+    }
   }
 
   /** Writes everything buffered so far; concurrent calls share one flush at a time. */

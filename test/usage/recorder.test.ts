@@ -1,0 +1,204 @@
+import { pruneUsage, UsageRecorder } from '../../src/modules/usage/recorder';
+import type { UsageDims } from '../../src/modules/usage/model';
+import { startTestServer, type TestServer } from '../helpers/server';
+import { eventually } from '../verification/verify';
+import { byLabel, usage } from './report';
+
+const DAY = 24 * 3_600_000;
+let server: TestServer;
+let viewer: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  viewer = await server.token({ account: 'history', roles: ['viewer'] });
+});
+afterAll(async () => { await server.stop(); });
+
+const dims = (accountId: string, channelId = 'c1', teamIds: string[] = []): UsageDims => ({
+  accountId, apiKeyId: 'k1', channelId, instanceId: 'i1', developerId: 'd1', cloud: 'SALESFORCE', teamIds,
+});
+
+async function storedTotal(accountId: string): Promise<number> {
+  const row = await server.knex('usage_hourly').where({ account_id: accountId })
+    .select(server.knex.raw('coalesce(sum(valid + rejected), 0)::int as n')).first<{ n: number }>();
+  return row.n;
+}
+
+describe('UTC buckets', () => {
+  beforeAll(async () => {
+    const usageRecorder = server.service.services.usage;
+    const at = (iso: string, n: number, valid = true) => { for (let i = 0; i < n; i++) usageRecorder.record(dims('history'), valid, Date.parse(iso)); };
+    at('2026-09-06T23:30:00Z', 1); // a Sunday
+    at('2026-09-07T00:10:00Z', 2); // the Monday after
+    at('2026-09-07T23:59:00Z', 1, false);
+    at('2026-09-13T23:59:59Z', 1); // the next Sunday
+    at('2026-09-14T00:00:00Z', 1); // the next Monday
+    at('2026-10-01T00:00:00Z', 4);
+    await usageRecorder.flush();
+  });
+
+  const points = async (from: string, to: string, granularity: string) => {
+    const report = await usage(server, viewer, { from, to }, 'CHANNEL', granularity);
+    expect(report.granularity).toBe(granularity);
+    expect(report.series).toHaveLength(1);
+    return report.series[0].points.map((p) => [p.start, p.total, p.valid, p.rejected]);
+  };
+
+  test('HOUR', async () => {
+    expect(await points('2026-09-06T22:00:00Z', '2026-09-07T02:00:00Z', 'HOUR')).toEqual([
+      ['2026-09-06T22:00:00.000Z', 0, 0, 0],
+      ['2026-09-06T23:00:00.000Z', 1, 1, 0],
+      ['2026-09-07T00:00:00.000Z', 2, 2, 0],
+      ['2026-09-07T01:00:00.000Z', 0, 0, 0],
+    ]);
+  });
+
+  test('DAY', async () => {
+    expect(await points('2026-09-06T00:00:00Z', '2026-09-09T00:00:00Z', 'DAY')).toEqual([
+      ['2026-09-06T00:00:00.000Z', 1, 1, 0],
+      ['2026-09-07T00:00:00.000Z', 3, 2, 1],
+      ['2026-09-08T00:00:00.000Z', 0, 0, 0],
+    ]);
+  });
+
+  test('WEEK starts on Monday, and a range starting mid-week takes the whole first week', async () => {
+    expect(await points('2026-09-01T00:00:00Z', '2026-09-21T00:00:00Z', 'WEEK')).toEqual([
+      ['2026-08-31T00:00:00.000Z', 1, 1, 0],
+      ['2026-09-07T00:00:00.000Z', 4, 3, 1],
+      ['2026-09-14T00:00:00.000Z', 1, 1, 0],
+    ]);
+  });
+
+  test('MONTH', async () => {
+    expect(await points('2026-08-01T00:00:00Z', '2026-11-01T00:00:00Z', 'MONTH')).toEqual([
+      ['2026-08-01T00:00:00.000Z', 0, 0, 0],
+      ['2026-09-01T00:00:00.000Z', 6, 5, 1],
+      ['2026-10-01T00:00:00.000Z', 4, 4, 0],
+    ]);
+  });
+
+  test('the end of the range is exclusive', async () => {
+    const report = await usage(server, viewer, { from: '2026-09-06T00:00:00Z', to: '2026-09-07T00:00:00Z' }, 'CHANNEL', 'DAY');
+    expect(report.total).toBe(1);
+  });
+
+  test('too many hourly buckets is BAD_USER_INPUT', async () => {
+    const res = await server.gql(viewer, '{ usage(filter: { from: "2020-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }, granularity: HOUR) { total } }');
+    expect(res.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('the buffer', () => {
+  test('flushes at once when it holds flushSize distinct roll-ups', async () => {
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 3 });
+    recorder.start();
+    recorder.record(dims('sized', 'a'), true);
+    recorder.record(dims('sized', 'b'), true);
+    recorder.record(dims('sized', 'b'), false);
+    expect(recorder.depth).toBe(3);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await storedTotal('sized')).toBe(0); // two roll-ups: below the size, and no interval yet
+    recorder.record(dims('sized', 'c'), true);
+    await eventually(async () => (await storedTotal('sized')) === 4, 1000);
+    expect(recorder.depth).toBe(0);
+    await recorder.stop();
+  });
+
+  test('flushes on its interval', async () => {
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 100, flushSize: 1000 });
+    recorder.start();
+    for (let i = 0; i < 50; i++) recorder.record(dims('ticking'), i % 5 !== 0);
+    await eventually(async () => (await storedTotal('ticking')) === 50, 1000);
+    await recorder.stop();
+  });
+
+  test('adds to existing roll-ups and keeps teams apart', async () => {
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    const at = Date.parse('2026-11-02T10:15:00Z');
+    recorder.record(dims('adding', 'c1', ['t2', 't1']), true, at);
+    await recorder.flush();
+    recorder.record(dims('adding', 'c1', ['t1', 't2']), true, at + 60_000);
+    recorder.record(dims('adding', 'c1', ['t1']), false, at);
+    await recorder.flush();
+    const rows = await server.knex('usage_hourly').where({ account_id: 'adding' }).orderBy('rejected').select('team_ids', 'valid', 'rejected');
+    expect(rows).toEqual([
+      { team_ids: ['t1', 't2'], valid: 2, rejected: 0 },
+      { team_ids: ['t1'], valid: 0, rejected: 1 },
+    ]);
+  });
+
+  test('a failed flush keeps its counts for the next one', async () => {
+    await server.knex.raw(`create function refuse_usage() returns trigger language plpgsql as $$
+      begin if new.account_id = 'failing' then raise exception 'refused'; end if; return new; end $$`);
+    await server.knex.raw('create trigger refuse_usage before insert on usage_hourly for each row execute function refuse_usage()');
+    const errors: unknown[] = [];
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) });
+    try {
+      for (let i = 0; i < 10; i++) recorder.record(dims('failing'), i < 7);
+      await recorder.flush();
+      expect(errors).toHaveLength(1);
+      expect(recorder.depth).toBe(10);
+      recorder.record(dims('failing'), true);
+    } finally {
+      await server.knex.raw('drop trigger refuse_usage on usage_hourly');
+      await server.knex.raw('drop function refuse_usage()');
+    }
+    await recorder.flush();
+    expect(recorder.depth).toBe(0);
+    const row = await server.knex('usage_hourly').where({ account_id: 'failing' }).first<{ valid: number; rejected: number }>('valid', 'rejected');
+    expect(row).toEqual({ valid: 8, rejected: 3 });
+  });
+
+  test('counts recorded while a flush is being written are not lost', async () => {
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 5, flushSize: 7 });
+    recorder.start();
+    let sent = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 50; i++) {
+        recorder.record(dims('busy', `c${i % 11}`), i % 3 !== 0);
+        sent++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await recorder.stop();
+    expect(await storedTotal('busy')).toBe(sent);
+  });
+
+  test('stop writes what is left', async () => {
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    recorder.start();
+    for (let i = 0; i < 25; i++) recorder.record(dims('stopping'), true);
+    await recorder.stop();
+    expect(await storedTotal('stopping')).toBe(25);
+  });
+});
+
+describe('retention', () => {
+  test('pruning deletes roll-ups older than the retention only, in bounded batches', async () => {
+    const hour = (daysAgo: number, n: number) => new Date(Math.floor((Date.now() - daysAgo * DAY) / 3_600_000) * 3_600_000 + n * 3_600_000);
+    const row = (account: string, at: Date, channel: string) => ({
+      account_id: account, hour: at, api_key_id: 'k', channel_id: channel, instance_id: 'i', developer_id: 'd', cloud: 'SALESFORCE', team_ids: [], valid: 1, rejected: 0,
+    });
+    await server.knex('usage_hourly').insert([
+      ...Array.from({ length: 5 }, (_, i) => row('retained', hour(401, -i), 'old')),
+      row('retained', hour(399, 0), 'young'),
+      row('retained', hour(1, 0), 'young'),
+    ]);
+    let deletes = 0;
+    const onQuery = (q: { sql: string }) => { if (/^\s*delete/i.test(q.sql)) deletes++; };
+    server.knex.on('query', onQuery);
+    let pruned: number;
+    try {
+      pruned = await pruneUsage(server.knex, 400, 2);
+    } finally {
+      server.knex.off('query', onQuery);
+    }
+    expect(pruned).toBeGreaterThanOrEqual(5); // other files' rows are not in this database
+    expect(deletes).toBe(Math.floor(pruned / 2) + 1);
+    const left = await server.knex('usage_hourly').where({ account_id: 'retained' }).select('channel_id');
+    expect(left.map((r: { channel_id: string }) => r.channel_id)).toEqual(['young', 'young']);
+    const report = await usage(server, await server.token({ account: 'retained', roles: ['viewer'] }),
+      { from: new Date(Date.now() - 402 * DAY).toISOString(), to: new Date().toISOString() }, 'CHANNEL', 'MONTH');
+    expect(byLabel(report)).toEqual({ young: [2, 2, 0] });
+  });
+});
