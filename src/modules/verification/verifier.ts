@@ -1,7 +1,8 @@
+import { hash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Principal } from '../../auth/principal';
 import type { Database } from '../../db/database';
-import { digestOf, isWellFormed } from '../api-keys/secrets';
+import { isWellFormed } from '../api-keys/secrets';
 import { KEY_CHANGES_CHANNEL } from '../api-keys/events';
 import type { UsageRecorder } from '../usage/recorder';
 import { KeyCache } from './cache';
@@ -46,15 +47,15 @@ export class KeyVerifier {
   }
 
   private lookup(knex: Knex, secret: string): Promise<VerifiableKey | null> | VerifiableKey | null {
-    const digest = digestOf(secret);
-    const hex = digest.toString('hex');
+    // the one-shot hash is several times cheaper than createHash() on this hot path; same SHA-256 as digestOf
+    const hex = hash('sha256', secret, 'hex');
     const cached = this.cache.get(hex);
     if (cached !== undefined) return cached;
     const generation = this.cache.generation;
     const pending = this.inflight.get(hex);
     // a lookup that started before the latest invalidation may have read the old row: don't join it
     if (pending && pending.generation === generation) return pending.promise;
-    const promise = keyByDigest(knex, digest).then((key) => {
+    const promise = keyByDigest(knex, Buffer.from(hex, 'hex')).then((key) => {
       this.cache.set(hex, key, generation);
       return key;
     }).finally(() => {
