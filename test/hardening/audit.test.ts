@@ -1,6 +1,9 @@
 import { serverAudits } from 'graphql-http';
 import { startTestServer, type TestServer } from '../helpers/server';
 
+// servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
+jest.setTimeout(90_000);
+
 // GraphQL over HTTP conformance (graphql-http's server audits) against the running server.
 let server: TestServer;
 let results: { id: string; name: string; status: string; reason?: string }[] = [];

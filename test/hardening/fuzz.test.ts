@@ -7,6 +7,9 @@ import { loadTypeDefs } from '../../src/schema';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
+// servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
+jest.setTimeout(90_000);
+
 // Random and malformed variables for every mutation: never a 5xx, and a rejected request writes nothing.
 const schema: GraphQLSchema = buildASTSchema(parse(loadTypeDefs().join('\n')));
 const mutations = Object.values(schema.getMutationType()?.getFields() ?? {});

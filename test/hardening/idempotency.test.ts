@@ -1,6 +1,9 @@
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
+// servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
+jest.setTimeout(90_000);
+
 const CREATE = `mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id name version } } }`;
 const RENEW = `mutation Renew($input: RenewApiKeyInput!) { renewApiKey(input: $input) { secret apiKey { id version } } }`;
 const UPDATE = `mutation Update($input: UpdateApiKeyInput!) { updateApiKey(input: $input) { apiKey { id name version } } }`;

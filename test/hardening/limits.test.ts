@@ -1,5 +1,8 @@
 import { startTestServer, type TestServer } from '../helpers/server';
 
+// servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
+jest.setTimeout(90_000);
+
 // Hostile queries: depth, aliases, tokens and cost are bounded; batches and huge bodies refused; CSRF prevention on.
 let server: TestServer;
 let strict: TestServer;

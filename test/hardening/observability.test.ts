@@ -1,5 +1,8 @@
 import { startCapturedServer, eventually, type CapturedServer } from './support';
 
+// servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
+jest.setTimeout(90_000);
+
 // Structured logs with request id, account, operation and duration (never a secret or token);
 // unexpected errors masked for the client and logged with the request id; Prometheus metrics.
 let server: CapturedServer;

@@ -1,5 +1,8 @@
 import { startTestServer, type TestServer } from '../helpers/server';
 
+// servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
+jest.setTimeout(90_000);
+
 // In production: no introspection unless GRAPHQL_INTROSPECTION=true, no field suggestions.
 let production: TestServer;
 let introspective: TestServer;
