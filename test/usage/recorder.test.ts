@@ -11,7 +11,7 @@ let viewer: string;
 beforeAll(async () => {
   server = await startTestServer();
   viewer = await server.token({ account: 'history', roles: ['viewer'] });
-});
+}, 120_000);
 afterAll(async () => { await server.stop(); });
 
 const dims = (accountId: string, channelId = 'c1', teamIds: string[] = []): UsageDims => ({
@@ -125,6 +125,16 @@ describe('the buffer', () => {
       { team_ids: ['t1', 't2'], valid: 2, rejected: 0 },
       { team_ids: ['t1'], valid: 0, rejected: 1 },
     ]);
+  });
+
+  test('one team set in two orders in one flush is one roll-up', async () => {
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    recorder.record(dims('ordering', 'c1', ['t2', 't1']), true);
+    recorder.record(dims('ordering', 'c1', ['t1', 't2']), false);
+    await recorder.flush();
+    expect(recorder.depth).toBe(0);
+    const rows = await server.knex('usage_hourly').where({ account_id: 'ordering' }).select('team_ids', 'valid', 'rejected');
+    expect(rows).toEqual([{ team_ids: ['t1', 't2'], valid: 1, rejected: 1 }]);
   });
 
   test('a failed flush keeps its counts for the next one', async () => {

@@ -8,6 +8,11 @@ interface Bucket { dims: UsageDims; hour: number; valid: number; rejected: numbe
 const bucketKey = (d: UsageDims, hour: number) =>
   `${d.accountId}\u0000${hour}\u0000${d.apiKeyId}\u0000${d.channelId}\u0000${d.instanceId}\u0000${d.developerId}\u0000${d.cloud}\u0000${d.teamIds.join(',')}`;
 
+function isSorted(ids: readonly string[]): boolean {
+  for (let i = 1; i < ids.length; i++) if (ids[i - 1] > ids[i]) return false;
+  return true;
+}
+
 export interface UsageRecorderOptions {
   flushIntervalMs: number;
   flushSize: number;
@@ -41,7 +46,9 @@ export class UsageRecorder {
     this.timer.unref();
   }
 
-  record(dims: UsageDims, valid: boolean, at = Date.now()): void {
+  record(given: UsageDims, valid: boolean, at = Date.now()): void {
+    // one roll-up row per team set: the same teams in another order must not become a second row of one statement
+    const dims = isSorted(given.teamIds) ? given : { ...given, teamIds: [...given.teamIds].sort() };
     const hour = Math.floor(at / HOUR) * HOUR;
     const key = bucketKey(dims, hour);
     let bucket = this.buffer.get(key);
@@ -90,7 +97,11 @@ export class UsageRecorder {
     }
   }
 
-  private async write(buckets: Bucket[], lastUsed: Map<string, number>): Promise<void> {
+  private async write(unordered: Bucket[], lastUsedById: Map<string, number>): Promise<void> {
+    // Replicas flush the same hot rows: a fixed order of row locks keeps their flushes from deadlocking.
+    const buckets = unordered.map((b) => ({ b, key: bucketKey(b.dims, b.hour) }))
+      .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.b);
+    const lastUsed = new Map([...lastUsedById].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     await this.db.transaction(async (trx) => {
       await trx.raw(
         `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
@@ -107,7 +118,7 @@ export class UsageRecorder {
           buckets.map((b) => b.dims.instanceId),
           buckets.map((b) => b.dims.developerId),
           buckets.map((b) => b.dims.cloud),
-          buckets.map((b) => [...b.dims.teamIds].sort().join(',')),
+          buckets.map((b) => b.dims.teamIds.join(',')),
           buckets.map((b) => b.valid),
           buckets.map((b) => b.rejected),
         ],
