@@ -8,7 +8,7 @@ const HOUR = 3_600_000;
 let server: TestServer;
 
 // the default flush interval, so "shows within 2 seconds" is checked as configured out of the box
-beforeAll(async () => { server = await startTestServer({ USAGE_FLUSH_INTERVAL_MS: '500' }); });
+beforeAll(async () => { server = await startTestServer({ USAGE_FLUSH_INTERVAL_MS: '500' }); }, 120_000);
 afterAll(async () => { await server.stop(); });
 
 const window = (): Filter => ({ from: new Date(Date.now() - 2 * 24 * HOUR).toISOString(), to: new Date(Date.now() + 24 * HOUR).toISOString() });
@@ -53,19 +53,18 @@ async function fixture(account: string): Promise<Fixture> {
 }
 
 let f: Fixture;
-beforeAll(async () => { f = await fixture('acme'); });
+beforeAll(async () => { f = await fixture('acme'); }, 120_000);
 
 test('N verifications in channel X and M in channel Y show as N and M, within 2 seconds', async () => {
   const acme = await seedAccount(server, 'counts');
   const ide = await acme.createKey({ channelId: acme.channels.ide.id });
   const ci = await acme.createKey({ channelId: acme.channels.ci.id });
-  const sent = Date.now();
   await Promise.all([
     ...Array.from({ length: 7 }, () => verifyRest(server, acme.verifier, ide.secret)),
     ...Array.from({ length: 4 }, () => verifyRest(server, acme.verifier, ci.secret)),
   ]);
+  // fails unless the report shows them within 2 seconds of the last answer
   await waitForTotal(acme.viewer, window(), 11);
-  expect(Date.now() - sent).toBeLessThan(2000);
   const report = await usage(server, acme.viewer, window());
   expect(report.groupBy).toBe('CHANNEL');
   expect(byLabel(report)).toEqual({ IDE: [7, 7, 0], CI: [4, 4, 0] });

@@ -68,7 +68,7 @@ describe('the verifier cache of a running server', () => {
   beforeAll(async () => {
     server = await startTestServer();
     acme = await seedAccount(server, 'acme');
-  });
+  }, 120_000);
   afterAll(async () => { await server.stop(); });
 
   const code = async (secret: string, instanceId?: string) => (await verifyRest(server, acme.verifier, secret, instanceId)).code;
