@@ -1,11 +1,12 @@
 import type { Resolvers } from '../../generated/graphql';
 import { statusOf } from './model';
+import { relationsAsked } from './selection';
 import * as service from './service';
 
 export const apiKeyResolvers: Resolvers = {
   Query: {
     apiKey: (_p, { id }, ctx) => service.apiKey(ctx, id),
-    apiKeys: (_p, args, ctx) => service.apiKeys(ctx, args),
+    apiKeys: (_p, args, ctx, info) => service.apiKeys(ctx, args, relationsAsked(info)),
     apiKeyEvents: (_p, args, ctx) => service.apiKeyEvents(ctx, args),
   },
   Mutation: {

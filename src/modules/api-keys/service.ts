@@ -21,6 +21,7 @@ import { notifyKeysChanged, recordEvents, type NewEvent } from './events';
 import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, toKeyOrder } from './input';
 import { DEFAULT_LIFETIME_SECONDS, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
 import { digestOf, generateSecret, hintOf } from './secrets';
+import type { KeyRelations } from './selection';
 import * as store from './store';
 
 /** Most keys a bulk team change returns in its payload (`updatedCount` counts them all). */
@@ -34,7 +35,7 @@ export async function apiKey(ctx: Context, id: string): Promise<ApiKeyRecord | n
 }
 
 export async function apiKeys(
-  ctx: Context, args: PageArgs & { filter?: ApiKeyFilter | null; orderBy?: ApiKeyOrder | null },
+  ctx: Context, args: PageArgs & { filter?: ApiKeyFilter | null; orderBy?: ApiKeyOrder | null }, relations: KeyRelations | null = null,
 ): Promise<Connection<ApiKeyRecord>> {
   const { accountId } = requireReader(ctx.principal);
   const filter = toKeyFilter(args.filter, 'filter');
@@ -46,7 +47,19 @@ export async function apiKeys(
   const now = new Date();
   const rows = await store.pageKeys(ctx.knex, accountId, filter, order, page, now);
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
+  if (relations) await primeRelations(ctx, accountId, rows, relations);
   return toConnection(rows, page, store.cursorOfKey(order), () => store.countKeys(ctx.knex, accountId, filter, now));
+}
+
+/** Loads what the page's keys show of their developer, instance, channel and teams in one statement. */
+async function primeRelations(ctx: Context, accountId: string, keys: ApiKeyRecord[], relations: KeyRelations): Promise<void> {
+  const related = await store.relationsOfKeys(ctx.knex, accountId, keys, relations);
+  const { loaders } = ctx;
+  for (const d of related.developers) loaders.developerById.prime(d.id, d);
+  for (const i of related.instances) loaders.instanceById.prime(i.id, i);
+  for (const c of related.channels) loaders.channelById.prime(c.id, c);
+  for (const t of related.teams) loaders.teamById.prime(t.id, t);
+  for (const [keyId, teamIds] of related.teamIdsByKey ?? []) loaders.teamIdsByApiKeyId.prime(keyId, teamIds);
 }
 
 export async function apiKeyEvents(

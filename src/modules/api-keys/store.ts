@@ -2,7 +2,12 @@ import type { Knex } from 'knex';
 import type { ApiKeyOrderField, ApiKeyStatus, Cloud, OrderDirection } from '../../generated/graphql';
 import type { PageRequest } from '../../lib/connection';
 import { likePattern } from '../../lib/validate';
+import type { ChannelRecord } from '../channels/model';
+import type { DeveloperRecord } from '../developers/model';
+import type { InstanceRecord } from '../instances/model';
+import type { TeamRecord } from '../teams/model';
 import type { ApiKeyEventRecord, ApiKeyRecord } from './model';
+import type { KeyRelations } from './selection';
 
 interface ApiKeyRow {
   id: string; account_id: string; name: string; hint: string; cloud: Cloud; instance_id: string; channel_id: string;
@@ -111,6 +116,75 @@ export async function countKeys(db: Knex, accountId: string, f: KeyFilter, now: 
   return Number(row?.n ?? 0);
 }
 
+/** Related objects of a page of keys, as the loaders would have fetched them one by one. */
+export interface PageRelations {
+  developers: DeveloperRecord[];
+  instances: InstanceRecord[];
+  channels: ChannelRecord[];
+  /** Team IDs of each key (every key of the page, in team-name order), when teams were asked for. */
+  teamIdsByKey: Map<string, string[]> | null;
+  teams: TeamRecord[];
+}
+
+type Json = Record<string, string | boolean | null>;
+const dateOf = (v: string | boolean | null) => new Date(v as string);
+const orNull = (v: string | boolean | null) => (v === null ? null : new Date(v as string));
+
+/**
+ * The developers, instances, channels and teams a page of keys shows, in one statement
+ * instead of one per loader (the listing primes the loaders with them).
+ */
+export async function relationsOfKeys(db: Knex, accountId: string, keys: readonly ApiKeyRecord[], wanted: KeyRelations): Promise<PageRelations> {
+  const parts: string[] = [];
+  const bindings: (string | string[])[] = [];
+  const ids = (pick: (k: ApiKeyRecord) => string) => [...new Set(keys.map(pick))];
+  if (wanted.developer) {
+    parts.push(`(select coalesce(json_agg(json_build_object('id', d.id, 'accountId', d.account_id, 'name', d.name, 'active', d.active,
+      'createdAt', d.created_at, 'deactivatedAt', d.deactivated_at)), '[]') from developers d where d.account_id = ? and d.id = any(?::text[])) as developers`);
+    bindings.push(accountId, ids((k) => k.developerId));
+  }
+  if (wanted.instance) {
+    parts.push(`(select coalesce(json_agg(json_build_object('id', i.id, 'accountId', i.account_id, 'name', i.name, 'cloud', i.cloud, 'url', i.url,
+      'createdAt', i.created_at, 'updatedAt', i.updated_at)), '[]') from instances i where i.account_id = ? and i.id = any(?::text[])) as instances`);
+    bindings.push(accountId, ids((k) => k.instanceId));
+  }
+  if (wanted.channel) {
+    parts.push(`(select coalesce(json_agg(json_build_object('id', c.id, 'accountId', c.account_id, 'name', c.name, 'createdAt', c.created_at)), '[]')
+      from channels c where c.account_id = ? and c.id = any(?::text[])) as channels`);
+    bindings.push(accountId, ids((k) => k.channelId));
+  }
+  if (wanted.teams) {
+    parts.push(`(select coalesce(json_agg(json_build_array(kt.api_key_id, kt.team_id) order by lower(t.name), t.id), '[]')
+      from api_key_teams kt join teams t on t.id = kt.team_id where kt.api_key_id = any(?::text[])) as key_teams`);
+    parts.push(`(select coalesce(json_agg(json_build_object('id', t.id, 'accountId', t.account_id, 'name', t.name, 'createdAt', t.created_at)), '[]')
+      from teams t where t.account_id = ? and t.id in (select kt.team_id from api_key_teams kt where kt.api_key_id = any(?::text[]))) as teams`);
+    bindings.push(ids((k) => k.id), accountId, ids((k) => k.id));
+  }
+  const empty: PageRelations = { developers: [], instances: [], channels: [], teamIdsByKey: null, teams: [] };
+  if (parts.length === 0 || keys.length === 0) return empty;
+  const result = await db.raw(`select ${parts.join(', ')}`, bindings);
+  const row = (result as { rows: Record<string, Json[] | [string, string][] | undefined>[] }).rows[0];
+  const list = (name: string) => (row[name] ?? []) as Json[];
+  let teamIdsByKey: Map<string, string[]> | null = null;
+  if (wanted.teams) {
+    teamIdsByKey = new Map(keys.map((k) => [k.id, [] as string[]]));
+    for (const [keyId, teamId] of (row.key_teams ?? []) as [string, string][]) teamIdsByKey.get(keyId)?.push(teamId);
+  }
+  return {
+    developers: list('developers').map((d) => ({
+      id: d.id as string, accountId: d.accountId as string, name: d.name as string, active: d.active as boolean,
+      createdAt: dateOf(d.createdAt), deactivatedAt: orNull(d.deactivatedAt),
+    })),
+    instances: list('instances').map((i) => ({
+      id: i.id as string, accountId: i.accountId as string, name: i.name as string, cloud: i.cloud as Cloud, url: i.url as string | null,
+      createdAt: dateOf(i.createdAt), updatedAt: dateOf(i.updatedAt),
+    })),
+    channels: list('channels').map((c) => ({ id: c.id as string, accountId: c.accountId as string, name: c.name as string, createdAt: dateOf(c.createdAt) })),
+    teamIdsByKey,
+    teams: list('teams').map((t) => ({ id: t.id as string, accountId: t.accountId as string, name: t.name as string, createdAt: dateOf(t.createdAt) })),
+  };
+}
+
 /** IDs of every live key matching the filter, locked for a bulk change. */
 export async function lockKeyIdsMatching(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<string[]> {
   const rows: { id: string }[] = await matching(db, accountId, f, now).select('k.id').orderBy('k.id').forUpdate();
@@ -119,14 +193,15 @@ export async function lockKeyIdsMatching(db: Knex, accountId: string, f: KeyFilt
 
 /** Live keys by ID; with an account, only that account's. */
 export async function keysByIds(db: Knex, accountId: string | null, ids: readonly string[]): Promise<ApiKeyRecord[]> {
-  const q = db<ApiKeyRow>('api_keys').whereIn('id', ids).whereNull('deleted_at');
+  const q = db<ApiKeyRow>('api_keys').whereRaw('id = any(?::text[])', [[...ids]]).whereNull('deleted_at');
   if (accountId !== null) q.where({ account_id: accountId });
   return (await q).map(toApiKeyRecord);
 }
 
 /** Live keys of the account, locked for update, in ID order (so concurrent bulk changes cannot deadlock). */
 export async function lockKeys(db: Knex, accountId: string, ids: readonly string[]): Promise<ApiKeyRecord[]> {
-  const rows: ApiKeyRow[] = await db('api_keys').where({ account_id: accountId }).whereIn('id', ids).whereNull('deleted_at').orderBy('id').forUpdate();
+  const rows: ApiKeyRow[] = await db('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]])
+    .whereNull('deleted_at').orderBy('id').forUpdate();
   return rows.map(toApiKeyRecord);
 }
 
@@ -139,12 +214,14 @@ export async function saveKey(db: Knex, key: ApiKeyRecord): Promise<void> {
   await db('api_keys').where({ id, account_id }).update(fields);
 }
 
+// Lists of IDs travel as one array parameter (`= any(?)`): one statement however many keys a
+// bulk change selects, instead of one placeholder per ID and chunks under the 65,535 limit.
+
 /** Bumps version and updated_at of many keys at once. */
 export async function touchKeys(db: Knex, accountId: string, ids: readonly string[], at: Date): Promise<void> {
-  for (let i = 0; i < ids.length; i += 5000) {
-    await db('api_keys').where({ account_id: accountId }).whereIn('id', ids.slice(i, i + 5000))
-      .update({ version: db.raw('version + 1'), updated_at: at });
-  }
+  if (ids.length === 0) return;
+  await db('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]])
+    .update({ version: db.raw('version + 1'), updated_at: at });
 }
 
 export async function keyNameTaken(db: Knex, instanceId: string, name: string, exceptId: string | null): Promise<boolean> {
@@ -171,30 +248,31 @@ export async function retireSecrets(db: Knex, keyId: string, validUntil: Date | 
 }
 
 export async function deleteSecrets(db: Knex, keyIds: readonly string[]): Promise<void> {
-  await db('api_key_secrets').whereIn('api_key_id', keyIds).delete();
+  await db('api_key_secrets').whereRaw('api_key_id = any(?::text[])', [[...keyIds]]).delete();
 }
 
 export async function teamIdsOfKeys(db: Knex, keyIds: readonly string[]): Promise<{ apiKeyId: string; teamId: string }[]> {
   const rows: { api_key_id: string; team_id: string }[] = await db('api_key_teams as kt')
     .join('teams as t', 't.id', 'kt.team_id')
-    .whereIn('kt.api_key_id', keyIds)
+    .whereRaw('kt.api_key_id = any(?::text[])', [[...keyIds]])
     .orderByRaw('lower(t.name), t.id')
     .select('kt.api_key_id', 'kt.team_id');
   return rows.map((r) => ({ apiKeyId: r.api_key_id, teamId: r.team_id }));
 }
 
 export async function addKeyTeams(db: Knex, accountId: string, pairs: { apiKeyId: string; teamId: string }[]): Promise<void> {
-  for (let i = 0; i < pairs.length; i += 5000) {
-    await db('api_key_teams')
-      .insert(pairs.slice(i, i + 5000).map((p) => ({ account_id: accountId, api_key_id: p.apiKeyId, team_id: p.teamId })))
-      .onConflict(['api_key_id', 'team_id']).ignore();
-  }
+  if (pairs.length === 0) return;
+  await db.raw(
+    `insert into api_key_teams (account_id, api_key_id, team_id)
+     select ?, k, t from unnest(?::text[], ?::text[]) as x(k, t)
+     on conflict (api_key_id, team_id) do nothing`,
+    [accountId, pairs.map((p) => p.apiKeyId), pairs.map((p) => p.teamId)],
+  );
 }
 
 export async function removeKeyTeams(db: Knex, keyIds: readonly string[], teamIds: readonly string[]): Promise<void> {
-  for (let i = 0; i < keyIds.length; i += 5000) {
-    await db('api_key_teams').whereIn('api_key_id', keyIds.slice(i, i + 5000)).whereIn('team_id', teamIds).delete();
-  }
+  if (keyIds.length === 0 || teamIds.length === 0) return;
+  await db('api_key_teams').whereRaw('api_key_id = any(?::text[])', [[...keyIds]]).whereRaw('team_id = any(?::text[])', [[...teamIds]]).delete();
 }
 
 /** Live, unrevoked, unexpired keys of a developer, locked. */
