@@ -18,12 +18,18 @@ export async function recordEvents(db: Knex, events: NewEvent[], at = new Date()
     id: newId('ApiKeyEvent'), accountId: e.accountId, apiKeyId: e.apiKeyId, apiKeyName: e.apiKeyName,
     type: e.type, actor: e.actor, at, changes: e.changes ?? null,
   }));
-  for (let i = 0; i < records.length; i += 1000) {
-    await db('api_key_events').insert(records.slice(i, i + 1000).map((r) => ({
-      id: r.id, account_id: r.accountId, api_key_id: r.apiKeyId, api_key_name: r.apiKeyName,
-      type: r.type, actor: r.actor, at: r.at, changes: r.changes === null ? null : JSON.stringify(r.changes),
-    })));
-  }
+  if (records.length === 0) return records;
+  // one statement for any number of events (a bulk change writes one per key)
+  await db.raw(
+    `insert into api_key_events (id, account_id, api_key_id, api_key_name, type, actor, at, changes)
+     select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::jsonb[])`,
+    [
+      records.map((r) => r.id), records.map((r) => r.accountId), records.map((r) => r.apiKeyId), records.map((r) => r.apiKeyName),
+      records.map((r) => r.type), records.map((r) => r.actor), records.map((r) => r.at.toISOString()),
+      // null elements are SQL NULLs in the array
+      records.map((r) => (r.changes === null ? null : JSON.stringify(r.changes))) as unknown as string[],
+    ],
+  );
   return records;
 }
 
@@ -35,8 +41,9 @@ export const KEY_CHANGES_CHANNEL = 'qckeys_api_key_changes';
  * verification caches drop them.
  */
 export async function notifyKeysChanged(db: Knex, keyIds: readonly string[]): Promise<void> {
-  // NOTIFY payloads are limited to 8000 bytes
-  for (let i = 0; i < keyIds.length; i += 250) {
-    await db.raw('select pg_notify(?, ?)', [KEY_CHANGES_CHANNEL, keyIds.slice(i, i + 250).join(',')]);
-  }
+  if (keyIds.length === 0) return;
+  // NOTIFY payloads are limited to 8000 bytes: 250 IDs per notification, all sent by one statement
+  const payloads: string[] = [];
+  for (let i = 0; i < keyIds.length; i += 250) payloads.push(keyIds.slice(i, i + 250).join(','));
+  await db.raw('select pg_notify(?, p) from unnest(?::text[]) as p', [KEY_CHANGES_CHANNEL, payloads]);
 }
