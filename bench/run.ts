@@ -55,14 +55,15 @@ async function gql<T>(b: Bench, query: string, variables: Record<string, unknown
 }
 
 /** Runs a load and measures the statements the server ran per request meanwhile. */
-async function measure(b: Bench, bodies: string[], connections = CONNECTIONS): Promise<LoadResult & { statementsPerRequest: number }> {
+async function measure(b: Bench, bodies: string[], connections = CONNECTIONS): Promise<LoadResult & { statementsPerRequest: number; cpuMs: number }> {
   const before = await b.server.stats();
   const result = await runLoad({
     url: `${b.server.baseUrl}/graphql`, bodies, headers: { authorization: `Bearer ${b.token}` }, connections, durationSeconds: DURATION,
   });
   const after = await b.server.stats();
   if (result.failures || result.errors) throw new Error(`load had ${result.failures} failed responses and ${result.errors} errors`);
-  return { ...result, statementsPerRequest: (after.statements - before.statements) / Math.max(1, result.requests) };
+  const n = Math.max(1, result.requests);
+  return { ...result, statementsPerRequest: (after.statements - before.statements) / n, cpuMs: (after.cpuMs - before.cpuMs) / n };
 }
 
 /** Statements one request runs (the server is otherwise idle). */
@@ -85,11 +86,11 @@ async function listScenario(b: Bench): Promise<void> {
   const s100 = await statementsOf(b, LIST, { first: 100 });
   b.rows.push({
     scenario: `baseline: { viewer { accountId } } (${CONNECTIONS} conns)`, rps: viewer.rps, p50: viewer.p50, p95: viewer.p95, p99: viewer.p99,
-    statements: f1(viewer.statementsPerRequest), peakRssMb: await peak(), baseline: '-', ratio: '-', target: '-', met: null,
+    statements: f1(viewer.statementsPerRequest), cpuMs: viewer.cpuMs, peakRssMb: await peak(), baseline: '-', ratio: '-', target: '-', met: null,
   });
   b.rows.push({
     scenario: `first page of 50 keys, 100k-key account (${CONNECTIONS} conns)`, rps: page.rps, p50: page.p50, p95: page.p95, p99: page.p99,
-    statements: `${f1(page.statementsPerRequest)} (10/50/100 rows: ${s10}/${s50}/${s100})`, peakRssMb: await peak(),
+    statements: `${f1(page.statementsPerRequest)} (10/50/100 rows: ${s10}/${s50}/${s100})`, cpuMs: page.cpuMs, peakRssMb: await peak(),
     baseline: `viewer ${Math.round(viewer.rps)} req/s`, ratio: ratio(page.rps, viewer.rps),
     target: '>= 1,000 req/s, p95 <= 25 ms, fixed SQL', met: page.rps >= 1000 && page.p95 <= 25 && s10 === s50 && s50 === s100,
   });
@@ -117,7 +118,7 @@ async function filterScenario(b: Bench): Promise<void> {
   for (const [label, variables] of variants) {
     const r = await measure(b, [body(LIST, { first: 50, ...variables })]);
     b.rows.push({
-      scenario: `filtered: ${label}`, rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, statements: f1(r.statementsPerRequest),
+      scenario: `filtered: ${label}`, rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, statements: f1(r.statementsPerRequest), cpuMs: r.cpuMs,
       peakRssMb: (await b.server.stats()).peakRssMb, baseline: `first page p95 ${f1(base.p95)} ms`, ratio: ratio(r.p95, base.p95),
       target: 'p95 <= 25 ms', met: r.p95 <= 25,
     });
@@ -156,7 +157,7 @@ async function usageScenario(b: Bench): Promise<void> {
   const baseP95 = percentile(sorted, 95);
   b.rows.push({
     scenario: `usage by CHANNEL, DAY, 90 days, busiest account (${USAGE_CONNECTIONS} conns)`, rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99,
-    statements: f1(r.statementsPerRequest), peakRssMb: (await b.server.stats()).peakRssMb,
+    statements: f1(r.statementsPerRequest), cpuMs: r.cpuMs, peakRssMb: (await b.server.stats()).peakRssMb,
     baseline: `GROUP BY, no index: p50 ${f1(percentile(sorted, 50))} / p95 ${f1(baseP95)} ms (1 conn)`, ratio: ratio(r.p95, baseP95),
     target: 'p95 <= 50 ms, same totals', met: r.p95 <= 50 && total === report.usage.total,
     note: `report total ${report.usage.total.toLocaleString('en-US')}, GROUP BY total ${total.toLocaleString('en-US')}`,
@@ -202,29 +203,55 @@ async function bulkScenario(b: Bench): Promise<void> {
   }
 }
 
-/** The verification bench lives in bench/verify.ts; it is run as its own process and its table kept. */
-async function verifyScenario(b: Bench): Promise<void> {
+/**
+ * The verification bench is bench/verify.ts (its own servers: the service and a bare
+ * `http.createServer`); it runs as a child process on the same database and its figures are
+ * read back from its output.
+ */
+async function verifyScenario(b: { url: string; rows: Row[] }): Promise<void> {
   const script = path.join(ROOT, 'bench', 'verify.ts');
+  const target = '>= 60% of bare node http, p99 <= 5 ms at 50 conns';
   if (!fs.existsSync(script)) {
     b.rows.push({
       scenario: 'REST verification, warm cache', rps: null, p50: null, p95: null, p99: null, statements: '-', peakRssMb: null,
-      baseline: '-', ratio: '-', target: '>= 60% of bare node http, p99 <= 5 ms', met: null, note: 'bench/verify.ts is not in this checkout yet',
+      baseline: '-', ratio: '-', target, met: null, note: 'bench/verify.ts is not in this checkout',
     });
     return;
   }
+  // BENCH_CONNECTIONS is this suite's (16); verify.ts has its own default (50)
+  const inherited = { ...process.env };
+  delete inherited.BENCH_CONNECTIONS;
   const output = await new Promise<string>((resolve) => {
     let text = '';
     const child = spawn(process.execPath, ['--import', 'tsx', script], {
-      cwd: ROOT, env: { ...process.env, DATABASE_URL: b.url }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT, env: { ...inherited, BENCH_DATABASE_URL: b.url }, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout.on('data', (d: Buffer) => { text += d.toString(); process.stdout.write(d); });
+    child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
     child.on('exit', (code) => resolve(`${text}\n(exit ${code})`));
   });
+  const figures = (label: string) => {
+    const m = new RegExp(`^${label}\\s+([\\d,]+)\\s+([\\d,.]+)\\s+([\\d,.]+)\\s+([\\d,.]+)`, 'm').exec(output);
+    return m ? { rps: Number(m[2].replace(/,/g, '')), p50: Number(m[3].replace(/,/g, '')), p99: Number(m[4].replace(/,/g, '')) } : null;
+  };
+  const bare = figures('bare http\\.createServer');
+  const verify = figures('POST /v1/keys/verify');
+  if (!bare || !verify) {
+    b.rows.push({
+      scenario: 'REST verification, warm cache (bench/verify.ts)', rps: null, p50: null, p95: null, p99: null, statements: '-', peakRssMb: null,
+      baseline: '-', ratio: '-', target, met: null, note: `could not read its figures; its output:\n${output.trim().split('\n').map((l) => `    ${l}`).join('\n')}`,
+    });
+    return;
+  }
+  const verdicts = output.split('\n').filter((l) => /^(PASS|FAIL) /.test(l));
   b.rows.push({
-    scenario: 'REST verification, warm cache (bench/verify.ts)', rps: null, p50: null, p95: null, p99: null, statements: '-', peakRssMb: null,
-    baseline: 'bare http.createServer', ratio: '-', target: '>= 60% of bare node http, p99 <= 5 ms', met: null,
-    note: `its own table is printed above${/exit 0\)$/.test(output) ? '' : '; it did not finish cleanly'}`,
+    scenario: 'baseline: bare http.createServer, fixed JSON (50 conns)', rps: bare.rps, p50: bare.p50, p95: null, p99: bare.p99, statements: '-',
+    peakRssMb: null, baseline: '-', ratio: '-', target: '-', met: null,
+  });
+  b.rows.push({
+    scenario: 'REST verification, warm cache (50 conns, bench/verify.ts)', rps: verify.rps, p50: verify.p50, p95: null, p99: verify.p99, statements: '-',
+    peakRssMb: null, baseline: `bare ${Math.round(bare.rps)} req/s`, ratio: ratio(verify.rps, bare.rps), target,
+    met: verdicts.length > 0 && verdicts.every((l) => l.startsWith('PASS')), note: verdicts.join('; '),
   });
 }
 
@@ -285,7 +312,8 @@ async function main(): Promise<void> {
   const url = process.env.DATABASE_URL || DEFAULT_URL;
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('the benchmarks run on PostgreSQL: DATABASE_URL=postgres://…');
   if (new URL(url).hostname !== '127.0.0.1' && new URL(url).hostname !== 'localhost') throw new Error('the benchmarks run on 127.0.0.1 only');
-  const needsData = [...scenarios].some((s) => s !== 'startup');
+  const needsData = [...scenarios].some((s) => s !== 'startup' && s !== 'verify');
+  if (scenarios.has('verify')) await ensureDatabase(url);
   let version = '';
   if (needsData) {
     await ensureDatabase(url);
@@ -301,7 +329,8 @@ async function main(): Promise<void> {
       const account = top.rows[0].account_id;
       console.log(`benchmarking ${url.replace(/\/\/[^@/]*@/, '//')}: busiest account ${account} (${top.rows[0].n.toLocaleString('en-US')} keys), `
         + `${DURATION} s per run`);
-      const server = await startBenchServer({ DATABASE_URL: url, JWT_SECRET, MIGRATE_ON_START: 'true' });
+      // as deployed: NODE_ENV=production (graphql-js skips its development-time checks), request logs off
+      const server = await startBenchServer({ DATABASE_URL: url, JWT_SECRET, MIGRATE_ON_START: 'true', NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
       const token = await signToken({ secret: JWT_SECRET, account, roles: ['admin'], subject: 'bench', ttl: '4h' });
       const bench: Bench = { server, db, url, account, token, rows };
       try {
@@ -317,11 +346,11 @@ async function main(): Promise<void> {
       } finally {
         await server.stop();
       }
-      if (scenarios.has('verify')) await verifyScenario(bench);
     } finally {
       await db.end();
     }
   }
+  if (scenarios.has('verify')) await verifyScenario({ url, rows });
   if (scenarios.has('startup')) await startupScenario({ rows });
   if (!version) {
     const c = new pg.Client({ connectionString: url });

@@ -3,7 +3,7 @@
 import { loadConfig } from '../src/config';
 import { startService } from '../src/service';
 
-export interface ChildStats { statements: number; rssMb: number; peakRssMb: number }
+export interface ChildStats { statements: number; rssMb: number; peakRssMb: number; cpuMs: number }
 export type ChildMessage = { type: 'ready'; url: string } | ({ type: 'stats' } & ChildStats);
 
 async function main(): Promise<void> {
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
         type: 'stats', statements,
         rssMb: process.memoryUsage().rss / 1048576,
         peakRssMb: process.resourceUsage().maxRSS / 1024,
+        cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       });
     } else if (message.type === 'stop') {
       service.stop().then(() => process.exit(0), () => process.exit(1));

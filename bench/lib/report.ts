@@ -7,6 +7,8 @@ export interface Row {
   p95: number | null;
   p99: number | null;
   statements: string;
+  /** Server CPU time per request: steadier than latency on a shared machine. */
+  cpuMs?: number | null;
   peakRssMb: number | null;
   baseline: string;
   ratio: string;
@@ -20,9 +22,9 @@ const ms = (v: number | null) => (v === null || Number.isNaN(v) ? '-' : v < 10 ?
 const num = (v: number | null) => (v === null ? '-' : Math.round(v).toLocaleString('en-US'));
 
 export function renderTable(rows: Row[]): string {
-  const header = ['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'SQL/req', 'peak RSS MB', 'baseline', 'ratio', 'target', 'met'];
+  const header = ['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'SQL/req', 'server CPU ms/req', 'peak RSS MB', 'baseline', 'ratio', 'target', 'met'];
   const lines = rows.map((r) => [
-    r.scenario, num(r.rps), ms(r.p50), ms(r.p95), ms(r.p99), r.statements, num(r.peakRssMb), r.baseline, r.ratio, r.target,
+    r.scenario, num(r.rps), ms(r.p50), ms(r.p95), ms(r.p99), r.statements, ms(r.cpuMs ?? null), num(r.peakRssMb), r.baseline, r.ratio, r.target,
     r.met === null ? '-' : r.met ? 'yes' : 'NO',
   ]);
   const out = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...lines.map((l) => `| ${l.join(' | ')} |`)];

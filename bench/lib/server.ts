@@ -20,11 +20,12 @@ export async function startBenchServer(env: Record<string, string>, nodeArgs: st
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const waiters: ((m: ChildMessage) => void)[] = [];
-  child.on('message', (m: ChildMessage) => waiters.shift()?.(m));
+  const waiters: { resolve: (m: ChildMessage) => void; reject: (e: Error) => void }[] = [];
+  child.on('message', (m: ChildMessage) => waiters.shift()?.resolve(m));
+  child.once('exit', (code) => { for (const w of waiters.splice(0)) w.reject(new Error(`bench server exited (${code})`)); });
   const next = () => new Promise<ChildMessage>((resolve, reject) => {
-    waiters.push(resolve);
-    child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
+    if (child.exitCode !== null) reject(new Error(`bench server exited (${child.exitCode})`));
+    else waiters.push({ resolve, reject });
   });
   const ready = await next();
   if (ready.type !== 'ready') throw new Error('unexpected message from the bench server');

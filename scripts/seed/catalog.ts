@@ -45,7 +45,8 @@ export function planAccounts(opts: { accounts: number; keys: number; teams: numb
   const { accounts, keys } = opts;
   const big = accounts === 1 ? keys : Math.max(1, Math.min(opts.bigKeys, keys - (accounts - 1)));
   const rest = keys - big;
-  const weights = Array.from({ length: accounts - 1 }, (_, i) => 1 / (i + 1) ** 0.9);
+  // flat enough that the big account stays the biggest (the next one holds about half of it at the defaults)
+  const weights = Array.from({ length: accounts - 1 }, (_, i) => 1 / (i + 1) ** 0.6);
   const sum = weights.reduce((a, b) => a + b, 0);
   const counts = [big, ...weights.map((w) => Math.max(1, Math.floor((rest * w) / sum)))];
   // hand out what rounding left over (or take back what the minimum of one added)
