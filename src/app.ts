@@ -271,12 +271,17 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
   const ide = createIde({ devSecret: tokens.devSecret });
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // the verification route is the hot path: no URL parsing or request ID for it
+    if (req.url === '/v1/keys/verify') {
+      if (req.method !== 'POST') return restError(res, 405, 'BAD_USER_INPUT', 'Use POST');
+      return handleVerify(req, res);
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 200)
       ? req.headers['x-request-id'] : randomUUID();
     if (ide.handles(req, url)) return ide.serve(req, res, url);
     switch (url.pathname) {
-      case '/v1/keys/verify':
+      case '/v1/keys/verify': // with a query string
         if (req.method !== 'POST') return restError(res, 405, 'BAD_USER_INPUT', 'Use POST');
         return handleVerify(req, res);
       case '/graphql':

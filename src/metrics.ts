@@ -3,6 +3,9 @@ import type { Knex } from 'knex';
 import type { UsageRecorder } from './modules/usage/recorder';
 import type { KeyCache } from './modules/verification/cache';
 
+/** Most pre-bound label sets kept (operation names come from clients). */
+const MAX_BOUND_SERIES = 1000;
+
 /** Prometheus metrics of one service process. */
 export function createMetrics() {
   const registry = new client.Registry();
@@ -23,13 +26,30 @@ export function createMetrics() {
     name: 'qckeys_idempotent_requests_total', help: 'Mutations sent with an Idempotency-Key by result (executed, replayed, conflict, in_progress)',
     labelNames: ['result'] as const, registers: [registry],
   });
+  // label lookups hashed once per series, not on every request (the verification route is hot)
+  const bound = new Map<string, { requests: client.Counter.Internal; duration: client.Histogram.Internal<string> }>();
+  const boundCodes = new Map<string, client.Counter.Internal>();
   return {
     registry,
-    verifications,
     idempotency,
     observe(route: string, operation: string, status: number, seconds: number) {
-      requests.inc({ route, operation, status: String(status) });
-      duration.observe({ route, operation }, seconds);
+      const key = `${route} ${operation} ${status}`;
+      let series = bound.get(key);
+      if (!series) {
+        series = { requests: requests.labels(route, operation, String(status)), duration: duration.labels(route, operation) };
+        if (bound.size < MAX_BOUND_SERIES) bound.set(key, series);
+      }
+      series.requests.inc();
+      series.duration.observe(seconds);
+    },
+    /** Counts one verification outcome. */
+    verified(code: string) {
+      let counter = boundCodes.get(code);
+      if (!counter) {
+        counter = verifications.labels(code);
+        boundCodes.set(code, counter);
+      }
+      counter.inc();
     },
     /** Gauges read at scrape time from the running parts. */
     watch(parts: { usage: UsageRecorder; cache: KeyCache; knex: Knex }) {

@@ -46,7 +46,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     flushSize: config.usage.flushSize,
     onError: (err) => logger.warn({ err: (err as Error).message }, 'usage flush failed; counts kept for the next one'),
   });
-  const verifier = new KeyVerifier(db, usage, config.keyCacheTtlMs, { onOutcome: (code) => metrics.verifications.inc({ code }) });
+  const verifier = new KeyVerifier(db, usage, config.keyCacheTtlMs, { onOutcome: (code) => metrics.verified(code) });
   await verifier.start();
   usage.start();
   metrics.watch({ usage, cache: verifier.cache, knex: db.knex });
