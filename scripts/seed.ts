@@ -180,7 +180,7 @@ const STRIDE_PRIME = 104_729;
 
 async function seedKeys(
   trx: Knex, catalogs: AccountCatalog[], plan: KeyPlan, opts: Options, random: Random,
-  now: number, windowStart: number, hours: number, secrets: SeedSecret[],
+  now: number, windowStart: number, hours: number, secrets: SeedSecret[], replicaRole: boolean,
 ): Promise<{ keys: number; events: number; teamLinks: number; usageRows: number }> {
   const totals = { keys: 0, events: 0, teamLinks: 0, usageRows: 0 };
   const progress = new Progress(opts.keys);
@@ -218,6 +218,8 @@ async function seedKeys(
     );
     step();
     if (b.usage.length) {
+      // the roll-ups have triggers of their own (a daily roll-up): they must fire
+      if (replicaRole) await trx.raw('set local session_replication_role = origin');
       await trx.raw(
         `insert into usage_hourly (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
          select p.a, ?::timestamptz + (p.base + (p.s::bigint + j::bigint * p.stride) % p.len) * interval '1 hour',
@@ -229,6 +231,7 @@ async function seedKeys(
          cross join lateral (select p.total / p.n + case when j < p.total % p.n then 1 else 0 end as cnt) as q`,
         [new Date(windowStart).toISOString(), ...b.usage.values()],
       );
+      if (replicaRole) await trx.raw('set local session_replication_role = replica');
     }
     if (timed) console.log(`    batch of ${b.keys.length} written in ${Date.now() - timed} ms (keys, secrets, teams, events, usage: ${[...steps, Date.now()].map((t, i, all) => t - (i ? all[i - 1] : timed)).join(', ')} ms)`);
   }
@@ -372,17 +375,20 @@ async function run(opts: Options): Promise<void> {
     const plan = planKeys(accounts, opts, random, now, windowStart, hours);
     const secrets: SeedSecret[] = [];
     const dropIndexes = opts.dropIndexes ?? opts.keys >= 50_000;
+    let replicaRole = false;
     const totals = await db.knex.transaction(async (trx) => {
       if (db.kind === 'postgres') {
         await trx.raw(`set local synchronous_commit = off`);
         await trx.raw(`set local statement_timeout = 0`);
         await trx.raw(`set local maintenance_work_mem = '256MB'`);
         // Foreign keys are checked row by row by triggers, most of a bulk load's time; every row
-        // here references rows built in memory beside it. Only a superuser may skip them.
+        // here references rows built in memory beside it. Only a superuser may skip them (and
+        // this skips every trigger: the roll-up inserts switch back to fire theirs).
         await trx.raw('savepoint replica_role');
         try {
           await trx.raw(`set local session_replication_role = replica`);
           await trx.raw('release savepoint replica_role');
+          replicaRole = true;
         } catch {
           await trx.raw('rollback to savepoint replica_role');
           console.log('(not a superuser: foreign keys are checked row by row, which is slower)');
@@ -394,7 +400,7 @@ async function run(opts: Options): Promise<void> {
         dropped = await secondaryIndexes(trx, BULK_TABLES);
         for (const ix of dropped) await trx.raw(`drop index ${ix.name}`);
       }
-      const result = await seedKeys(trx, catalogs, plan, opts, random, now, windowStart, hours, secrets);
+      const result = await seedKeys(trx, catalogs, plan, opts, random, now, windowStart, hours, secrets, replicaRole);
       if (dropped.length) {
         const t = Date.now();
         for (const ix of dropped) await trx.raw(ix.definition);

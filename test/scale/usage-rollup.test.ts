@@ -81,6 +81,9 @@ const cases: [string, 'CHANNEL' | 'CLOUD', UsageGranularity, number, number, str
   ['weeks by cloud', 'CLOUD', 'WEEK', start + 3 * HOUR, start + 4 * DAY + 20 * HOUR, null],
   ['months by channel, two channels', 'CHANNEL', 'MONTH', start + 30 * HOUR, start + 5 * DAY, ['chn_A', 'chn_C']],
   ['within one day', 'CLOUD', 'DAY', start + DAY + 2 * HOUR, start + DAY + 9 * HOUR, null],
+  // no row later on the last day: its daily row stands for it; then rows later that day: its hours
+  ['last day up to after its last row', 'CHANNEL', 'DAY', start, start + 4 * DAY + 22 * HOUR, null],
+  ['last day up to before a later row', 'CLOUD', 'WEEK', start, start + 4 * DAY + 17 * HOUR, null],
   ['hours (hourly rows only)', 'CHANNEL', 'HOUR', start + 11 * HOUR, start + 2 * DAY, null],
 ];
 

@@ -56,20 +56,29 @@ async function usageFromDailyRollup(db: Knex, q: UsageQuery, dimension: UsageDim
   const column = dimension === 'CHANNEL' ? 'channel_id' : 'cloud';
   const trunc = TRUNC[granularity];
   const parts: Knex.QueryBuilder[] = [];
-  if (firstDay < endDay) {
-    const daily = db('usage_daily_channels as u').where('u.account_id', q.accountId).where('u.day', '>=', firstDay).where('u.day', '<', endDay)
+  const daily = () => {
+    const b = db('usage_daily_channels as u').where('u.account_id', q.accountId)
       .select(db.raw(`u.${column} as key`), db.raw(`date_trunc('${trunc}', u.day at time zone 'UTC') at time zone 'UTC' as bucket`), 'u.valid', 'u.rejected');
-    if (q.channelIds.length) daily.whereIn('u.channel_id', q.channelIds);
-    if (q.clouds.length) daily.whereIn('u.cloud', q.clouds);
-    parts.push(daily);
-  }
+    if (q.channelIds.length) b.whereIn('u.channel_id', q.channelIds);
+    if (q.clouds.length) b.whereIn('u.cloud', q.clouds);
+    return b;
+  };
+  if (firstDay < endDay) parts.push(daily().where('u.day', '>=', firstDay).where('u.day', '<', endDay));
   const hourly = (from: Date, to: Date) => matching(db, { ...q, from, to }).select(
     db.raw(`${DIMENSION_SQL[dimension]} as key`),
     db.raw(`date_trunc('${trunc}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
     'u.valid', 'u.rejected',
   );
   if (q.from < firstDay) parts.push(hourly(q.from, firstDay < q.to ? firstDay : q.to));
-  if (endDay < q.to && firstDay < q.to) parts.push(hourly(endDay, q.to));
+  if (endDay < q.to && firstDay < q.to) {
+    // The last, partial day (typically today, up to now): its daily row holds exactly the hours
+    // before `to` when the account has no row at `to` or later that day, which one index probe
+    // tells; otherwise its hourly rows. Only one of the two branches runs.
+    const later = db('usage_hourly as h').where('h.account_id', q.accountId).where('h.hour', '>=', q.to)
+      .where('h.hour', '<', new Date(endDay.getTime() + DAY_MS)).select(db.raw('1'));
+    parts.push(daily().where('u.day', endDay).whereNotExists(later.clone()));
+    parts.push(hourly(endDay, q.to).whereExists(later));
+  }
   if (parts.length === 0) return [];
   const [first, ...rest] = parts;
   if (rest.length) first.unionAll(rest, true);
