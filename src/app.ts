@@ -7,6 +7,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { requireVerifier, type Principal } from './auth/principal';
 import type { TokenVerifier } from './auth/tokens';
 import { createContext, type AppServices, type Context } from './context';
+import { ALL_ACCOUNTS, requestDatabase } from './db/scope';
 import { ApiError, fromDatabaseError, type ErrorCode } from './errors';
 import type { Metrics } from './metrics';
 import { HEADER as IDEMPOTENCY_HEADER, type HttpOutcome } from './modules/idempotency/guard';
@@ -185,16 +186,39 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const execute = async (): Promise<HttpOutcome> => {
-      const result = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: async () => createContext(services, principal, requestId),
-      });
+      // the request's statements share one transaction scoped to the principal's account (a platform principal's: all)
+      const scope = requestDatabase(services.db.knex, principal.accountId ?? ALL_ACCOUNTS);
       const outcomeHeaders: Record<string, string> = {};
-      for (const [name, value] of result.headers) outcomeHeaders[name] = value;
+      let status: number;
       let text = '';
-      if (result.body.kind === 'complete') text = result.body.string;
-      else for await (const chunk of result.body.asyncIterator) text += chunk;
-      return { status: result.status ?? 200, headers: outcomeHeaders, body: text };
+      try {
+        const result = await apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+          context: async () => createContext(services, principal, requestId, scope),
+        });
+        for (const [name, value] of result.headers) outcomeHeaders[name] = value;
+        if (result.body.kind === 'complete') text = result.body.string;
+        else for await (const chunk of result.body.asyncIterator) text += chunk;
+        status = result.status ?? 200;
+      } catch (err) {
+        await scope.end(false);
+        throw err;
+      }
+      const lost = await scope.end(true);
+      if (lost !== null) {
+        // the answer reports changes the database did not keep: answer that nothing was written instead
+        services.logger.error({ requestId, err: lost }, 'the request transaction could not be committed');
+        const mapped = fromDatabaseError(lost);
+        const unavailable = mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE';
+        return {
+          status: unavailable ? 503 : 500,
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+          body: JSON.stringify({ errors: [unavailable
+            ? { message: mapped.message, extensions: { code: 'SERVICE_UNAVAILABLE' } }
+            : { message: 'Internal server error: nothing was written', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }),
+        };
+      }
+      return { status, headers: outcomeHeaders, body: text };
     };
     // mutations with an Idempotency-Key run once; retries get the first answer
     const outcome = req.method === 'POST'

@@ -4,7 +4,8 @@ import path from 'node:path';
 export class ConfigError extends Error {}
 
 export type DatabaseTarget =
-  | { kind: 'postgres'; url: string }
+  // role: what the service's transactions run as (row-level security applies to it); absent: qckeys_app; null: none
+  | { kind: 'postgres'; url: string; role?: string | null }
   | { kind: 'pglite'; dataDir: string | null }; // null: in memory
 
 export interface JwtConfig {
@@ -71,7 +72,13 @@ function databaseTarget(env: Env, dataDir: string): DatabaseTarget {
   const url = text(env, 'DATABASE_URL');
   if (url === null) return { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
   if (url === 'memory://') return { kind: 'pglite', dataDir: null };
-  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const role = text(env, 'DATABASE_ROLE');
+    if (role === null) return { kind: 'postgres', url };
+    if (role === 'none') return { kind: 'postgres', url, role: null };
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new ConfigError('DATABASE_ROLE must be a role name (lower case letters, digits, _) or none');
+    return { kind: 'postgres', url, role };
+  }
   throw new ConfigError('DATABASE_URL must be postgres://…, postgresql://… or memory://');
 }
 

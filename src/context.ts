@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Principal } from './auth/principal';
 import type { Config } from './config';
 import type { Database } from './db/database';
+import type { RequestDatabase } from './db/scope';
 import { createApiKeyLoaders } from './modules/api-keys/loaders';
 import { createChannelLoaders } from './modules/channels/loaders';
 import { createDeveloperLoaders } from './modules/developers/loaders';
@@ -40,6 +41,9 @@ export type Loaders = ReturnType<typeof createLoaders>;
 export interface Context {
   app: AppServices;
   principal: Principal;
+  /** The request's database: on a server, one transaction scoped to the principal's account. */
+  scope: RequestDatabase;
+  /** Every statement of the request goes through it (`scope.knex`). */
   knex: Knex;
   loaders: Loaders;
   requestId: string;
@@ -47,11 +51,12 @@ export interface Context {
   resetLoaders(): void;
 }
 
-export function createContext(app: AppServices, principal: Principal, requestId: string): Context {
-  const knex = app.db.knex;
+export function createContext(app: AppServices, principal: Principal, requestId: string, scope: RequestDatabase): Context {
+  const knex = scope.knex;
   const ctx: Context = {
     app,
     principal,
+    scope,
     knex,
     requestId,
     loaders: createLoaders(knex, principal.accountId),

@@ -5,6 +5,7 @@ import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config';
+import { DEFAULT_ROLE, enableScopes } from './scope';
 
 export interface DatabaseOptions {
   target: DatabaseTarget;
@@ -75,6 +76,9 @@ function pgliteOf(knex: Knex): PGlite {
 export function createDatabase(options: DatabaseOptions): Database {
   const knex = knexFactory(knexConfig(options));
   const kind = options.target.kind;
+  // on a server, the service's transactions run as its role for one account (src/db/scope.ts);
+  // the embedded database has one connection and one user: its transactions stay as they are
+  if (options.target.kind === 'postgres') enableScopes(knex, { role: options.target.role === undefined ? DEFAULT_ROLE : options.target.role });
   const listeners: (() => Promise<void>)[] = [];
 
   async function listenPostgres(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {

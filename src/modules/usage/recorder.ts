@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { ALL_ACCOUNTS, scoped, scopedTransaction } from '../../db/scope';
 import type { UsageDims } from './model';
 
 const HOUR = 3_600_000;
@@ -102,7 +103,8 @@ export class UsageRecorder {
     const buckets = unordered.map((b) => ({ b, key: bucketKey(b.dims, b.hour) }))
       .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.b);
     const lastUsed = new Map([...lastUsedById].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    await this.db.transaction(async (trx) => {
+    // one flush writes the roll-ups of many accounts
+    await scopedTransaction(this.db, ALL_ACCOUNTS, async (trx) => {
       await trx.raw(
         `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
          select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, v, r
@@ -152,10 +154,10 @@ export async function pruneUsage(db: Knex, retentionDays: number, batch = 5000):
   const cutoff = new Date(Date.now() - retentionDays * 24 * HOUR);
   let total = 0;
   for (;;) {
-    const result = await db.raw(
+    const result = await scoped(db, ALL_ACCOUNTS, (knex) => knex.raw(
       `delete from usage_hourly where ctid = any(array(select ctid from usage_hourly where hour < ? limit ?))`,
       [cutoff, batch],
-    );
+    ));
     const n = (result as { rowCount?: number }).rowCount ?? 0;
     total += n;
     if (n < batch) return total;
