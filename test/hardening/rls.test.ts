@@ -1,0 +1,197 @@
+import pg from 'pg';
+import { scopedTransaction } from '../../src/db/scope';
+import { serverUrl } from '../helpers/database';
+import { seedAccount, type SeededAccount } from '../helpers/factories';
+import { startTestServer, type TestServer } from '../helpers/server';
+import { verifyRest } from '../verification/verify';
+
+// Row-level security as the backstop of tenant isolation: the service's transactions run as
+// qckeys_app with the account set, and PostgreSQL itself refuses other accounts' rows.
+// PGlite has one superuser session and runs unscoped, so this is about PostgreSQL servers.
+const describeOnPostgres = serverUrl() ? describe : describe.skip;
+
+const APP_ROLE = 'qckeys_app';
+
+describeOnPostgres('row-level security (PostgreSQL)', () => {
+  let server: TestServer;
+  let a: SeededAccount;
+  let b: SeededAccount;
+  let aKey: { id: string; secret: string };
+  let bKey: { id: string; secret: string };
+  let tables: string[];
+
+  /** A session of the test's own, as the app role, in a transaction with `account` set (or none). */
+  async function asApp<T>(account: string | null, work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: server.database.url });
+    await client.connect();
+    try {
+      await client.query('begin');
+      await client.query(`set local role ${APP_ROLE}`);
+      if (account !== null) await client.query(`select set_config('app.account_id', $1, true)`, [account]);
+      try {
+        return await work(client);
+      } finally {
+        await client.query('rollback');
+      }
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Runs `sql` in a savepoint: its error code, or null when it succeeded. */
+  async function failure(client: pg.Client, sql: string, values: unknown[] = []): Promise<string | null> {
+    await client.query('savepoint attempt');
+    try {
+      await client.query(sql, values);
+      await client.query('release savepoint attempt');
+      return null;
+    } catch (err) {
+      await client.query('rollback to savepoint attempt');
+      return (err as { code?: string }).code ?? 'unknown';
+    }
+  }
+
+  const count = async (client: pg.Client, table: string, account: string): Promise<number> =>
+    (await client.query<{ n: number }>(`select count(*)::int as n from ${table} where account_id = $1`, [account])).rows[0].n;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    a = await seedAccount(server, 'rls-a');
+    b = await seedAccount(server, 'rls-b');
+    aKey = await a.createKey({ name: 'a key', newTeamNames: ['A team'] });
+    bKey = await b.createKey({ name: 'b key', newTeamNames: ['B team'] });
+    for (const [account, key] of [[a, aKey], [b, bKey]] as const) {
+      expect((await verifyRest(server, account.verifier, key.secret)).valid).toBe(true);
+    }
+    await server.service.services.usage.flush();
+    tables = (await server.knex.raw(`select tablename from pg_policies where policyname = 'account_isolation' order by 1`) as { rows: { tablename: string }[] })
+      .rows.map((r) => r.tablename);
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('every table with an account has the policy, enabled and forced', async () => {
+    const { rows } = (await server.knex.raw(
+      `select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c
+         join pg_attribute att on att.attrelid = c.oid and att.attname = 'account_id'
+       where c.relnamespace = current_schema()::regnamespace and c.relkind = 'r' order by 1`,
+    )) as { rows: { relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }[] };
+    expect(rows.map((r) => r.relname)).toEqual(tables);
+    expect(tables).toEqual(expect.arrayContaining([
+      'api_key_events', 'api_key_secrets', 'api_key_teams', 'api_keys', 'channels', 'developer_instances', 'developers',
+      'idempotency_keys', 'instance_channels', 'instances', 'teams', 'usage_daily_channels', 'usage_hourly',
+    ]));
+    expect(rows.every((r) => r.relrowsecurity && r.relforcerowsecurity)).toBe(true);
+  });
+
+  test('the app role cannot bypass row-level security and owns nothing', async () => {
+    const { rows } = (await server.knex.raw(
+      `select rolbypassrls, rolsuper, rolcanlogin,
+              (select count(*)::int from pg_class where relowner = r.oid) as owned
+       from pg_roles r where rolname = ?`, [APP_ROLE],
+    )) as { rows: { rolbypassrls: boolean; rolsuper: boolean; rolcanlogin: boolean; owned: number }[] };
+    expect(rows).toEqual([{ rolbypassrls: false, rolsuper: false, rolcanlogin: false, owned: 0 }]);
+  });
+
+  test('both accounts work normally through the service, each seeing only its own', async () => {
+    const list = 'query { apiKeys { totalCount edges { node { id name teams { name } } } } teams { edges { node { name } } } }';
+    type Page = { apiKeys: { totalCount: number; edges: { node: { id: string; name: string; teams: { name: string }[] } }[] }; teams: { edges: { node: { name: string } }[] } };
+    const seenByA = await server.ok<Page>(a.viewer, list);
+    const seenByB = await server.ok<Page>(b.viewer, list);
+    expect(seenByA.apiKeys.edges.map((e) => e.node.id)).toEqual([aKey.id]);
+    expect(seenByA.apiKeys.edges[0].node.teams).toEqual([{ name: 'A team' }]);
+    expect(seenByB.apiKeys.edges.map((e) => e.node.id)).toEqual([bKey.id]);
+    expect(seenByB.teams.edges.map((e) => e.node.name)).toEqual(['B team']);
+
+    // a mutation, and another account's ID refused as unknown
+    const renamed = await server.ok<{ updateApiKey: { apiKey: { name: string } } }>(a.admin,
+      'mutation($id: ID!) { updateApiKey(input: { id: $id, name: "renamed a key" }) { apiKey { name } } }', { id: aKey.id });
+    expect(renamed.updateApiKey.apiKey.name).toBe('renamed a key');
+    const foreign = await server.gql<{ node: unknown }>(a.viewer, 'query($id: ID!) { node(id: $id) { id } }', { id: bKey.id });
+    expect(foreign.data?.node).toBeNull();
+
+    // usage written by the flush (all accounts) reads back per account
+    const usage = 'query($f: UsageFilter!) { usage(filter: $f) { total } }';
+    const filter = { f: { from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() } };
+    expect((await server.ok<{ usage: { total: number } }>(a.viewer, usage, filter)).usage.total).toBe(1);
+    expect((await server.ok<{ usage: { total: number } }>(b.viewer, usage, filter)).usage.total).toBe(1);
+    const lastUsed = await server.ok<{ apiKey: { lastUsedAt: string | null } }>(b.viewer, 'query($id: ID!) { apiKey(id: $id) { lastUsedAt } }', { id: bKey.id });
+    expect(lastUsed.apiKey.lastUsedAt).not.toBeNull();
+  });
+
+  test("the service's transactions run as the app role with the account set", async () => {
+    const statements: string[] = [];
+    const onQuery = (q: { sql: string; bindings?: unknown[] }) => { statements.push(`${q.sql} ${JSON.stringify(q.bindings ?? [])}`); };
+    server.knex.on('query', onQuery);
+    try {
+      await server.ok(a.viewer, '{ channels { id } }');
+    } finally {
+      server.knex.off('query', onQuery);
+    }
+    expect(statements[0]).toMatch(/^BEGIN/i);
+    expect(statements[1]).toContain(`set_config('role', $1, true), set_config('app.account_id', $2, true) ["${APP_ROLE}","rls-a"]`);
+    expect(statements[statements.length - 1]).toMatch(/^COMMIT/i);
+
+    const who = await scopedTransaction(server.knex, 'rls-a', async (trx) =>
+      ((await trx.raw(`select current_user as role, current_setting('app.account_id', true) as account`)) as { rows: unknown[] }).rows[0]);
+    expect(who).toEqual({ role: APP_ROLE, account: 'rls-a' });
+
+    // proof from the server's side: without the grant the request fails (a superuser would not)
+    await server.knex.raw(`revoke select on channels from ${APP_ROLE}`);
+    try {
+      const denied = await server.gql(a.viewer, '{ channels { id } }');
+      expect(denied.errors?.[0].extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    } finally {
+      await server.knex.raw(`grant select on channels to ${APP_ROLE}`);
+    }
+    expect((await server.ok<{ channels: unknown[] }>(a.viewer, '{ channels { id } }')).channels).toHaveLength(2);
+  });
+
+  test("as the app role for account B, account A's rows are invisible and cannot be written", async () => {
+    await asApp('rls-b', async (client) => {
+      for (const table of tables) {
+        expect({ table, rows: await count(client, table, 'rls-a') }).toEqual({ table, rows: 0 });
+        const all = (await client.query<{ n: number }>(`select count(*)::int as n, count(*) filter (where account_id <> 'rls-b')::int as other from ${table}`)).rows[0];
+        expect({ table, other: all }).toEqual({ table, other: { n: all.n, other: 0 } });
+      }
+      expect(await count(client, 'api_keys', 'rls-b')).toBe(1);
+
+      // updates and deletes of A's rows touch nothing
+      expect((await client.query(`update api_keys set name = 'stolen' where account_id = 'rls-a'`)).rowCount).toBe(0);
+      expect((await client.query(`update api_keys set revoked_at = now() where id = $1`, [aKey.id])).rowCount).toBe(0);
+      expect((await client.query(`delete from api_key_secrets where account_id = 'rls-a'`)).rowCount).toBe(0);
+      expect((await client.query(`delete from api_key_events where account_id = 'rls-a'`)).rowCount).toBe(0);
+      expect((await client.query(`delete from usage_hourly where account_id = 'rls-a'`)).rowCount).toBe(0);
+
+      // rows for A cannot be inserted, and B's rows cannot be moved to A
+      expect(await failure(client, `insert into teams (id, account_id, name) values ('team_rls_x', 'rls-a', 'Planted')`)).toBe('42501');
+      expect(await failure(client, `insert into channels (id, account_id, name) values ('ch_rls_x', 'rls-a', 'Planted')`)).toBe('42501');
+      expect(await failure(client, `update teams set account_id = 'rls-a' where account_id = 'rls-b'`)).toBe('42501');
+      // B's own rows are writable
+      expect(await failure(client, `insert into teams (id, account_id, name) values ('team_rls_y', 'rls-b', 'Own')`)).toBeNull();
+    });
+    // A's data is untouched
+    const [{ name }] = await server.knex('api_keys').where({ id: aKey.id }).select('name');
+    expect(name).toBe('renamed a key');
+    expect(await server.knex('api_key_secrets').where({ account_id: 'rls-a' }).count<{ n: number }[]>({ n: '*' })).toEqual([{ n: 1 }]);
+  });
+
+  test('as the app role with no account set, nothing is visible or writable', async () => {
+    await asApp(null, async (client) => {
+      for (const table of tables) {
+        const { n } = (await client.query<{ n: number }>(`select count(*)::int as n from ${table}`)).rows[0];
+        expect({ table, n }).toEqual({ table, n: 0 });
+      }
+      expect(await failure(client, `insert into teams (id, account_id, name) values ('team_rls_z', 'rls-a', 'Planted')`)).toBe('42501');
+      expect((await client.query(`delete from api_keys`)).rowCount).toBe(0);
+    });
+  });
+
+  test('the account and the role do not outlive the transaction on a pooled connection', async () => {
+    const pool = await server.knex.transaction(async (trx) => ((await trx.raw(
+      `select current_user as role, coalesce(current_setting('app.account_id', true), '') as account, coalesce(current_setting('app.cross_account', true), '') as cross`,
+    )) as { rows: unknown[] }).rows[0]);
+    expect(pool).toEqual({ role: 'postgres', account: '', cross: '' });
+  });
+});
