@@ -5,7 +5,7 @@ import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config';
-import { DEFAULT_ROLE, enableScopes } from './scope';
+import { ALL_ACCOUNTS, DEFAULT_ROLE, enableScopes, scopeSettings, scopedTransaction } from './scope';
 
 export interface DatabaseOptions {
   target: DatabaseTarget;
@@ -164,7 +164,16 @@ export function createDatabase(options: DatabaseOptions): Database {
   };
 }
 
+/** Applies pending migrations (as the connecting user), then checks that the service's role can be used. */
 export async function migrateLatest(db: Database): Promise<string[]> {
   const [, applied] = (await db.knex.migrate.latest()) as [number, string[]];
+  const role = scopeSettings(db.knex)?.role;
+  if (role) {
+    try {
+      await scopedTransaction(db.knex, ALL_ACCOUNTS, (trx) => trx.raw('select 1'));
+    } catch (err) {
+      throw new Error(`The connecting user cannot switch to DATABASE_ROLE ${role} (${(err as Error).message}): grant it, or set DATABASE_ROLE=none`);
+    }
+  }
   return applied;
 }

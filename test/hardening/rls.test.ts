@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { ConfigError, loadConfig } from '../../src/config';
+import { createDatabase, migrateLatest } from '../../src/db/database';
 import { scopedTransaction } from '../../src/db/scope';
 import { serverUrl } from '../helpers/database';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
@@ -11,6 +13,15 @@ import { verifyRest } from '../verification/verify';
 const describeOnPostgres = serverUrl() ? describe : describe.skip;
 
 const APP_ROLE = 'qckeys_app';
+
+test('DATABASE_ROLE: a role name, none, or unset for qckeys_app', () => {
+  const url = 'postgres://u@db:5432/keys';
+  expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
+  expect(loadConfig({ DATABASE_URL: url, DATABASE_ROLE: 'keys_app' }).database).toEqual({ kind: 'postgres', url, role: 'keys_app' });
+  expect(loadConfig({ DATABASE_URL: url, DATABASE_ROLE: 'none' }).database).toEqual({ kind: 'postgres', url, role: null });
+  expect(() => loadConfig({ DATABASE_URL: url, DATABASE_ROLE: 'app; drop table x' })).toThrow(ConfigError);
+  expect(() => loadConfig({ DATABASE_URL: url, DATABASE_ROLE: 'App' })).toThrow('DATABASE_ROLE');
+});
 
 describeOnPostgres('row-level security (PostgreSQL)', () => {
   let server: TestServer;
@@ -186,6 +197,15 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
       expect(await failure(client, `insert into teams (id, account_id, name) values ('team_rls_z', 'rls-a', 'Planted')`)).toBe('42501');
       expect((await client.query(`delete from api_keys`)).rowCount).toBe(0);
     });
+  });
+
+  test('start-up stops when the connecting user cannot switch to DATABASE_ROLE', async () => {
+    const db = createDatabase({ target: { kind: 'postgres', url: server.database.url, role: 'qckeys_no_such_role' }, timeoutMs: 5000, poolMax: 1 });
+    try {
+      await expect(migrateLatest(db)).rejects.toThrow(/DATABASE_ROLE qckeys_no_such_role/);
+    } finally {
+      await db.close();
+    }
   });
 
   test('the account and the role do not outlive the transaction on a pooled connection', async () => {
