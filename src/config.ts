@@ -141,7 +141,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1000),
       maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 2000, 10, 100_000),
-      maxCost: int(env, 'GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+      maxCost: int(env, 'GRAPHQL_MAX_COST', 20000, 10, 1_000_000),
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     },
   };
