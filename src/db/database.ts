@@ -172,7 +172,7 @@ export async function migrateLatest(db: Database): Promise<string[]> {
     try {
       await scopedTransaction(db.knex, ALL_ACCOUNTS, (trx) => trx.raw('select 1'));
     } catch (err) {
-      throw new Error(`The connecting user cannot switch to DATABASE_ROLE ${role} (${(err as Error).message}): grant it, or set DATABASE_ROLE=none`);
+      throw new Error(`The connecting user cannot switch to DATABASE_ROLE ${role} (${(err as Error).message}): grant it, or set DATABASE_ROLE=none`, { cause: err });
     }
   }
   return applied;
