@@ -33,13 +33,27 @@ export interface Database {
 // Counts come back as int8; the app casts them in SQL, and parses any left over as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
-function migrationConfig(): Knex.MigratorConfig {
-  const compiled = !__filename.endsWith('.ts');
+/**
+ * Migrations by name without extension, so a database migrated from the sources (`.ts`, through
+ * tsx) and then served from the build (`.js`), or the other way round, sees the same history.
+ */
+export function migrationSource(directory = path.resolve(__dirname, '../../migrations')): Knex.MigrationSource<string> {
+  const extension = __filename.endsWith('.ts') ? '.ts' : '.js';
   return {
-    directory: path.resolve(__dirname, '../../migrations'),
-    loadExtensions: [compiled ? '.js' : '.ts'],
-    tableName: 'knex_migrations',
+    async getMigrations() {
+      return fs.readdirSync(directory)
+        .filter((file) => file.endsWith(extension) && !file.endsWith('.d.ts'))
+        .map((file) => file.slice(0, -extension.length))
+        .sort();
+    },
+    getMigrationName: (name) => name,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    getMigration: async (name) => require(path.join(directory, name + extension)) as Knex.Migration,
   };
+}
+
+function migrationConfig(): Knex.MigratorConfig {
+  return { migrationSource: migrationSource(), tableName: 'knex_migrations' };
 }
 
 export function knexConfig(options: DatabaseOptions): Knex.Config {
