@@ -180,6 +180,10 @@ export function createDatabase(options: DatabaseOptions): Database {
 
 /** Applies pending migrations (as the connecting user), then checks that the service's role can be used. */
 export async function migrateLatest(db: Database): Promise<string[]> {
+  // databases migrated before names lost their extension recorded `….ts` or `….js`
+  if (await db.knex.schema.hasTable('knex_migrations')) {
+    await db.knex('knex_migrations').update({ name: db.knex.raw(`regexp_replace(name, '\\.(ts|js)$', '')`) }).whereRaw(`name ~ '\\.(ts|js)$'`);
+  }
   const [, applied] = (await db.knex.migrate.latest()) as [number, string[]];
   const role = scopeSettings(db.knex)?.role;
   if (role) {
