@@ -1,43 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database';
+import { createDurableDatabase, serverUrl, type DurableDatabase } from '../helpers/database';
+import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startTestServer, TEST_JWT_SECRET } from '../helpers/server';
 import { signToken } from '../../src/auth/tokens';
 
 // SIGTERM: readiness 503 at once, stop accepting, finish in-flight requests (bounded), flush usage, close the pool, exit 0.
 jest.setTimeout(60_000);
 
-const ROOT = path.resolve(__dirname, '../..');
-
-interface Child { proc: ChildProcess; baseUrl: string; output: () => string; exited: Promise<number | null> }
-
-async function startChild(env: Record<string, string>): Promise<Child> {
-  let output = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 45_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const match = /GraphQL at (http:\/\/\S+)\/graphql/.exec(output);
-      if (match) { clearTimeout(timer); resolve(match[1].replace('localhost', '127.0.0.1')); }
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString('utf8'); });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${output}`)); });
-  });
-  proc.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString('utf8'); });
-  return { proc, baseUrl, output: () => output, exited };
-}
+/** The service as a child process logging at info, so its "stopped" line can be read. */
+const startChild = (env: Record<string, string>): Promise<ChildServer> => startChildServer({ LOG_LEVEL: 'info', ...env }, 45_000);
 
 async function graphql(baseUrl: string, token: string, query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(`${baseUrl}/graphql`, {
@@ -78,28 +52,20 @@ async function refused(baseUrl: string): Promise<boolean> {
   }
 }
 
-let database: TestDatabase;
-let dataDir: string | null = null;
+let database: DurableDatabase;
 let env: Record<string, string>;
 
 beforeEach(async () => {
-  if (serverUrl()) {
-    database = await createTestDatabase();
-    env = { DATABASE_URL: database.url };
-  } else {
-    // the embedded database on disk, so the test can read what the stopped process wrote
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qckeys-shutdown-'));
-    env = { DATA_DIR: dataDir };
-  }
+  database = await createDurableDatabase();
+  env = database.env;
 });
 afterEach(async () => {
-  if (database) await database.drop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await database.drop();
 });
 
 async function usageTotal(): Promise<number> {
   const sql = 'select coalesce(sum(valid + rejected), 0)::int as n from usage_hourly';
-  if (serverUrl()) {
+  if (database.url) {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
@@ -108,7 +74,7 @@ async function usageTotal(): Promise<number> {
       await client.end();
     }
   }
-  const db = new PGlite(path.join(dataDir as string, 'pglite'));
+  const db = new PGlite(path.join(database.dataDir as string, 'pglite'));
   try {
     return (await db.query<{ n: number }>(sql)).rows[0].n;
   } finally {
@@ -137,7 +103,7 @@ test('SIGTERM: readiness 503 at once, in-flight request finishes, listener close
 
     const inflight = slowRequest(child.baseUrl, admin);
     await sleep(100);
-    child.proc.kill('SIGTERM');
+    const exited = child.signal('SIGTERM');
     await sleep(100);
     expect((await fetch(`${child.baseUrl}/readyz`)).status).toBe(503);
 
@@ -151,11 +117,11 @@ test('SIGTERM: readiness 503 at once, in-flight request finishes, listener close
     while (!(await refused(child.baseUrl)) && Date.now() < deadline) await sleep(100);
     expect(await refused(child.baseUrl)).toBe(true);
 
-    expect(await child.exited).toBe(0);
+    expect(await exited).toBe(0);
     expect(child.output()).toMatch(/"msg":"stopped"/);
     expect(await usageTotal()).toBe(3);
   } finally {
-    child.proc.kill('SIGKILL');
+    child.process.kill('SIGKILL');
   }
 });
 
@@ -167,12 +133,11 @@ test('SIGTERM: a request that never completes is cut after SHUTDOWN_TIMEOUT_MS a
     stuck.response.catch(() => undefined);
     await sleep(100);
     const started = Date.now();
-    child.proc.kill('SIGTERM');
-    expect(await child.exited).toBe(0);
+    expect(await child.signal('SIGTERM')).toBe(0);
     expect(Date.now() - started).toBeLessThan(8000);
     await expect(stuck.response).rejects.toThrow();
   } finally {
-    child.proc.kill('SIGKILL');
+    child.process.kill('SIGKILL');
   }
 });
 

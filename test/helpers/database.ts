@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
@@ -41,5 +44,29 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         await c.end();
       }
     },
+  };
+}
+
+/** A database that outlives the service processes of one test: its env for them, and its cleanup. */
+export interface DurableDatabase {
+  /** DATABASE_URL of a fresh PostgreSQL database, or DATA_DIR of an embedded one on disk. */
+  env: Record<string, string>;
+  /** The PostgreSQL URL, or null for the embedded database (under `${dataDir}/pglite`). */
+  url: string | null;
+  dataDir: string | null;
+  drop(): Promise<void>;
+}
+
+export async function createDurableDatabase(): Promise<DurableDatabase> {
+  if (serverUrl()) {
+    const database = await createTestDatabase();
+    return { env: { DATABASE_URL: database.url }, url: database.url, dataDir: null, drop: () => database.drop() };
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qckeys-durable-'));
+  return {
+    env: { DATA_DIR: dataDir },
+    url: null,
+    dataDir,
+    drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }),
   };
 }

@@ -1,30 +1,19 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import http from 'node:http';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database';
-import { childToken, createKeyAt, gqlAt, startChildServer, verifyAt, type ChildServer } from '../verification/child-server';
+import { createDurableDatabase, type DurableDatabase } from '../helpers/database';
+import { childToken, createKeyAt, gqlAt, startChildServer, verifyAt, type ChildServer } from '../helpers/child-server';
 
 // The service runs as a child process on a database that outlives it: a PostgreSQL database, or
 // an embedded one on disk (DATA_DIR). The flush interval is a minute, so only the shutdown flush
 // can write the counts in time.
-let database: TestDatabase | null = null;
-let dataDir: string | null = null;
+let database: DurableDatabase;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  if (serverUrl()) {
-    database = await createTestDatabase();
-    env = { DATABASE_URL: database.url };
-  } else {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qckeys-shutdown-'));
-    env = { DATA_DIR: dataDir };
-  }
-  env.USAGE_FLUSH_INTERVAL_MS = '60000';
+  database = await createDurableDatabase();
+  env = { ...database.env, USAGE_FLUSH_INTERVAL_MS: '60000' };
 });
 afterAll(async () => {
   await database?.drop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function totalAt(baseUrl: string, account: string): Promise<{ total: number; valid: number; rejected: number }> {

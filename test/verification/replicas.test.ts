@@ -1,5 +1,5 @@
 import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database';
-import { childToken, createKeyAt, gqlAt, startChildServer, verifyAt, type ChildServer } from './child-server';
+import { childToken, createKeyAt, gqlAt, startChildServer, verifyAt, type ChildServer } from '../helpers/child-server';
 
 // Two replicas share a database only on a PostgreSQL server (an embedded database belongs to one process).
 const onServer = serverUrl() ? describe : describe.skip;

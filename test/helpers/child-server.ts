@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { signToken } from '../../src/auth/tokens';
 import type { Role } from '../../src/auth/principal';
-import { TEST_JWT_SECRET } from '../helpers/server';
+import { TEST_JWT_SECRET } from './server';
 
 const ROOT = path.resolve(__dirname, '../..');
 
