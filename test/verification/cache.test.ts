@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { onLocalKeyChanges } from '../../src/modules/api-keys/events';
 import { KeyCache } from '../../src/modules/verification/cache';
 import type { VerifiableKey } from '../../src/modules/verification/model';
 import { serverUrl } from '../helpers/database';
@@ -80,6 +81,21 @@ describe('the verifier cache of a running server', () => {
     // no NOTIFY: the cache keeps its answer (the time to live bounds how long)
     await server.knex('api_keys').where({ id: key.id }).update({ revoked_at: new Date() });
     expect(await code(key.secret)).toBe('VALID');
+  });
+
+  test('the replica that made a change answers the new state at once, without waiting for its notification', async () => {
+    const key = await acme.createKey();
+    const changes: string[][] = [];
+    const unsubscribe = onLocalKeyChanges((ids) => changes.push([...ids]));
+    try {
+      expect(await code(key.secret)).toBe('VALID');
+      await mutate('mutation($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { apiKey { id } } }', { id: key.id });
+      // heard in this process before the mutation's answer left, whatever the NOTIFY does
+      expect(changes).toContainEqual([key.id]);
+      expect(await code(key.secret)).toBe('REVOKED');
+    } finally {
+      unsubscribe();
+    }
   });
 
   test.each([

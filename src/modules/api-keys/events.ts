@@ -46,4 +46,17 @@ export async function notifyKeysChanged(db: Knex, keyIds: readonly string[]): Pr
   const payloads: string[] = [];
   for (let i = 0; i < keyIds.length; i += 250) payloads.push(keyIds.slice(i, i + 250).join(','));
   await db.raw('select pg_notify(?, p) from unnest(?::text[]) as p', [KEY_CHANGES_CHANNEL, payloads]);
+  // this process hears it as soon as the work completes, before the answer leaves: the next
+  // request on this replica never sees the old key, whenever the notification arrives
+  const completed = (db as { executionPromise?: Promise<unknown> }).executionPromise;
+  if (completed) void completed.then(() => { for (const listener of localListeners) listener(keyIds); }, () => undefined);
+}
+
+type KeyChangeListener = (keyIds: readonly string[]) => void;
+const localListeners = new Set<KeyChangeListener>();
+
+/** Hears, in this process, the keys each completed transaction changed; returns the unsubscribe. */
+export function onLocalKeyChanges(listener: KeyChangeListener): () => void {
+  localListeners.add(listener);
+  return () => { localListeners.delete(listener); };
 }

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Principal } from '../../auth/principal';
 import type { Database } from '../../db/database';
 import { isWellFormed } from '../api-keys/secrets';
-import { KEY_CHANGES_CHANNEL } from '../api-keys/events';
+import { KEY_CHANGES_CHANNEL, onLocalKeyChanges } from '../api-keys/events';
 import type { UsageRecorder } from '../usage/recorder';
 import { KeyCache } from './cache';
 import type { VerifiableKey, VerificationResult } from './model';
@@ -24,6 +24,7 @@ export class KeyVerifier {
   /** Lookups under way, by digest, so a burst of one unknown secret costs one statement. */
   private inflight = new Map<string, { generation: number; promise: Promise<VerifiableKey | null> }>();
   private stopListening: (() => Promise<void>) | null = null;
+  private stopLocal: (() => void) | null = null;
 
   constructor(
     private readonly db: Database,
@@ -35,6 +36,7 @@ export class KeyVerifier {
   }
 
   async start(): Promise<void> {
+    this.stopLocal = onLocalKeyChanges((keyIds) => this.cache.invalidateKeys(keyIds));
     this.stopListening = await this.db.listen(KEY_CHANGES_CHANNEL, {
       onMessage: (payload) => this.cache.invalidateKeys(payload.split(',')),
       onReset: () => this.cache.clear(),
@@ -42,6 +44,8 @@ export class KeyVerifier {
   }
 
   async stop(): Promise<void> {
+    this.stopLocal?.();
+    this.stopLocal = null;
     await this.stopListening?.();
     this.stopListening = null;
   }
