@@ -38,6 +38,22 @@ function matching(db: Knex, q: UsageQuery): Knex.QueryBuilder {
 
 export interface UsageRow { key: string; bucket: Date; valid: number; rejected: number }
 
+/** Hourly roll-ups of the query as (key, bucket, valid, rejected). */
+function hourlyRows(db: Knex, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Knex.QueryBuilder {
+  return matching(db, q).select(
+    db.raw(`${DIMENSION_SQL[dimension]} as key`),
+    db.raw(`date_trunc('${TRUNC[granularity]}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
+    'u.valid', 'u.rejected',
+  );
+}
+
+/** Sums (key, bucket, valid, rejected) rows per key and bucket. */
+function summed(db: Knex, rows: Knex.QueryBuilder): Promise<UsageRow[]> {
+  return db.from(rows.as('x'))
+    .select('key', 'bucket', db.raw('sum(valid)::int as valid'), db.raw('sum(rejected)::int as rejected'))
+    .groupBy('key', 'bucket');
+}
+
 const DAY_MS = 86_400_000;
 
 /**
@@ -64,11 +80,7 @@ async function usageFromDailyRollup(db: Knex, q: UsageQuery, dimension: UsageDim
     return b;
   };
   if (firstDay < endDay) parts.push(daily().where('u.day', '>=', firstDay).where('u.day', '<', endDay));
-  const hourly = (from: Date, to: Date) => matching(db, { ...q, from, to }).select(
-    db.raw(`${DIMENSION_SQL[dimension]} as key`),
-    db.raw(`date_trunc('${trunc}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
-    'u.valid', 'u.rejected',
-  );
+  const hourly = (from: Date, to: Date) => hourlyRows(db, { ...q, from, to }, dimension, granularity);
   if (q.from < firstDay) parts.push(hourly(q.from, firstDay < q.to ? firstDay : q.to));
   if (endDay < q.to && firstDay < q.to) {
     // The last, partial day (typically today, up to now): its daily row holds exactly the hours
@@ -82,22 +94,13 @@ async function usageFromDailyRollup(db: Knex, q: UsageQuery, dimension: UsageDim
   if (parts.length === 0) return [];
   const [first, ...rest] = parts;
   if (rest.length) first.unionAll(rest, true);
-  return db.from(first.as('x'))
-    .select('key', 'bucket', db.raw('sum(valid)::int as valid'), db.raw('sum(rejected)::int as rejected'))
-    .groupBy('key', 'bucket');
+  return summed(db, first);
 }
 
 /** Counts per (dimension value, bucket), summed from the roll-ups in one statement. */
 export async function usageByDimension(db: Knex, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Promise<UsageRow[]> {
   if (fromDailyRollup(q, dimension, granularity)) return usageFromDailyRollup(db, q, dimension, granularity);
-  const inner = matching(db, q).select(
-    db.raw(`${DIMENSION_SQL[dimension]} as key`),
-    db.raw(`date_trunc('${TRUNC[granularity]}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
-    'u.valid', 'u.rejected',
-  );
-  const rows: UsageRow[] = await db.from(inner.as('x'))
-    .select('key', 'bucket', db.raw('sum(valid)::int as valid'), db.raw('sum(rejected)::int as rejected'))
-    .groupBy('key', 'bucket');
+  const rows = await summed(db, hourlyRows(db, q, dimension, granularity));
   // a team filter keeps only the asked-for teams' series when grouping by team
   return dimension === 'TEAM' && q.teamIds.length ? rows.filter((r) => q.teamIds.includes(r.key)) : rows;
 }
