@@ -119,6 +119,10 @@ function event(principal: AccountPrincipal, key: ApiKeyRecord, type: NewEvent['t
 
 const change = (from: unknown, to: unknown) => ({ from, to });
 
+/** Team names of a set of team IDs, sorted, as history records them. */
+const teamNames = (names: Map<string, string>, ids: Iterable<string>) =>
+  [...ids].map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b));
+
 /** Revokes keys (already locked, not revoked) in the caller's transaction: one REVOKED event each. */
 export async function revokeKeys(
   trx: Knex, principal: AccountPrincipal, keys: ApiKeyRecord[], reason: string | null, now: Date,
@@ -144,7 +148,6 @@ export async function recordTeamChanges(
   const names = new Map<string, string>([...teams.add, ...teams.remove].map((t) => [t.id, t.name]));
   const missingNames = [...new Set([...current.values()].flatMap((s) => [...s]))].filter((id) => !names.has(id));
   for (const t of await teamsByIds(trx, principal.accountId, missingNames)) names.set(t.id, t.name);
-  const teamNames = (ids: Iterable<string>) => [...ids].map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b));
 
   const adds: { apiKeyId: string; teamId: string }[] = [];
   const events: NewEvent[] = [];
@@ -159,7 +162,7 @@ export async function recordTeamChanges(
     if (added.length === 0 && removed.length === 0) continue;
     added.forEach((teamId) => adds.push({ apiKeyId: key.id, teamId }));
     changed.push(key.id);
-    events.push(event(principal, key, 'TEAMS_CHANGED', { teams: change(teamNames(before), teamNames(after)) }));
+    events.push(event(principal, key, 'TEAMS_CHANGED', { teams: change(teamNames(names, before), teamNames(names, after)) }));
   }
   if (changed.length === 0) return [];
   const now = new Date();
@@ -268,8 +271,7 @@ export async function updateApiKey(ctx: Context, input: UpdateApiKeyInput): Prom
       const added = wanted.filter((t) => !before.includes(t.id));
       if (removed.length || added.length) {
         const names = new Map((await teamsByIds(trx, accountId, [...before, ...teamIds])).map((t) => [t.id, t.name]));
-        const sortedNames = (ids: string[]) => ids.map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b));
-        changes.teams = change(sortedNames(before), sortedNames(teamIds));
+        changes.teams = change(teamNames(names, before), teamNames(names, teamIds));
         if (removed.length) await store.removeKeyTeams(trx, [current.id], removed);
         await store.addKeyTeams(trx, accountId, added.map((t) => ({ apiKeyId: current.id, teamId: t.id })));
       }
