@@ -12,7 +12,7 @@ import type { TeamRecord } from '../teams/model';
 type NodeRecord = ApiKeyRecord | ApiKeyEventRecord | InstanceRecord | ChannelRecord | TeamRecord | DeveloperRecord;
 
 async function loadNode(ctx: Context, id: string): Promise<NodeRecord | null> {
-  requireReader(ctx.principal);
+  const { accountId } = requireReader(ctx.principal);
   const l = ctx.loaders;
   switch (typeOfId(id)) {
     case 'ApiKey': return l.apiKeyById.load(id);
@@ -20,7 +20,7 @@ async function loadNode(ctx: Context, id: string): Promise<NodeRecord | null> {
     case 'Channel': return l.channelById.load(id);
     case 'Team': return l.teamById.load(id);
     case 'Developer': return l.developerById.load(id);
-    case 'ApiKeyEvent': return eventById(ctx.knex, requireReader(ctx.principal).accountId, id);
+    case 'ApiKeyEvent': return eventById(ctx.knex, accountId, id);
     default: return null;
   }
 }
