@@ -6,12 +6,18 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config';
 import { ALL_ACCOUNTS, DEFAULT_ROLE, enableScopes, scopeSettings, scopedTransaction } from './scope';
+import { memoryFs, seedDataDir } from './template';
 
 export interface DatabaseOptions {
   target: DatabaseTarget;
   /** Bound on acquiring a connection and on each statement. */
   timeoutMs: number;
   poolMax: number;
+  /**
+   * Embedded database: the template directory a new one starts from instead of running initdb
+   * (src/db/template.ts). Absent: the built or cached template, if usable; null: none.
+   */
+  template?: string | null;
 }
 
 /** Called with each notification's payload; `onReset` when notifications may have been missed. */
@@ -33,22 +39,30 @@ export interface Database {
 // Counts come back as int8; the app casts them in SQL, and parses any left over as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
+const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
+const MIGRATION_EXTENSION = __filename.endsWith('.ts') ? '.ts' : '.js';
+
+/** The migration files this code runs (`.ts` from the sources, `.js` from the build), in the order they run. */
+export function migrationFiles(directory = MIGRATIONS_DIR): string[] {
+  return fs.readdirSync(directory)
+    .filter((file) => file.endsWith(MIGRATION_EXTENSION) && !file.endsWith('.d.ts'))
+    .map((file) => file.slice(0, -MIGRATION_EXTENSION.length))
+    .sort()
+    .map((name) => path.join(directory, name + MIGRATION_EXTENSION));
+}
+
 /**
  * Migrations by name without extension, so a database migrated from the sources (`.ts`, through
  * tsx) and then served from the build (`.js`), or the other way round, sees the same history.
  */
-export function migrationSource(directory = path.resolve(__dirname, '../../migrations')): Knex.MigrationSource<string> {
-  const extension = __filename.endsWith('.ts') ? '.ts' : '.js';
+export function migrationSource(directory = MIGRATIONS_DIR): Knex.MigrationSource<string> {
   return {
     async getMigrations() {
-      return fs.readdirSync(directory)
-        .filter((file) => file.endsWith(extension) && !file.endsWith('.d.ts'))
-        .map((file) => file.slice(0, -extension.length))
-        .sort();
+      return migrationFiles(directory).map((file) => path.basename(file, MIGRATION_EXTENSION));
     },
     getMigrationName: (name) => name,
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    getMigration: async (name) => require(path.join(directory, name + extension)) as Knex.Migration,
+    getMigration: async (name) => require(path.join(directory, name + MIGRATION_EXTENSION)) as Knex.Migration,
   };
 }
 
@@ -72,8 +86,11 @@ export function knexConfig(options: DatabaseOptions): Knex.Config {
       migrations: migrationConfig(),
     };
   }
-  if (target.dataDir) fs.mkdirSync(target.dataDir, { recursive: true });
-  const pglite = new PGlite(target.dataDir ?? undefined);
+  if (target.dataDir) {
+    seedDataDir(target.dataDir, options.template);
+    fs.mkdirSync(target.dataDir, { recursive: true });
+  }
+  const pglite = target.dataDir ? new PGlite(target.dataDir) : new PGlite({ fs: memoryFs(options.template) });
   return {
     client: ClientPgLite,
     dialect: 'postgres',
