@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { CACHED_TEMPLATE_DIR, ensureTemplate, findTemplate } from '../../src/db/template';
 
 /**
  * The PostgreSQL server the tests run on, when asked for: TEST_DATABASE_URL, else
@@ -11,6 +12,18 @@ import pg from 'pg';
 export function serverUrl(): string | null {
   const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   return url && /^postgres(ql)?:\/\//.test(url) ? url : null;
+}
+
+/**
+ * Jest's global setup: without a PostgreSQL server, every test file's embedded databases start
+ * from a template (src/db/template.ts), made here once when there is no usable one. Without one,
+ * each of them runs initdb.
+ */
+export default async function ensureEmbeddedTemplate(): Promise<void> {
+  if (serverUrl() || findTemplate()) return;
+  await ensureTemplate(CACHED_TEMPLATE_DIR).catch((err: unknown) => {
+    console.warn(`no template for the embedded databases (${err instanceof Error ? err.message : String(err)}): each test file runs initdb`);
+  });
 }
 
 export interface TestDatabase {
