@@ -169,8 +169,8 @@ class RequestTransaction implements RequestDatabase {
       if (this.ended) throw new Error('The request has ended');
       const connection = (await this.base.acquireConnection()) as Connection;
       try {
-        await this.query(connection, 'BEGIN;');
-        await this.query(connection, scopeStatement(this.settings, this.tenant));
+        // one round trip: the scope's settings are local to the transaction BEGIN opens
+        await this.query(connection, `BEGIN; ${scopeSql(this.settings, this.tenant)}`);
       } catch (err) {
         await this.release(connection, err);
         throw err;

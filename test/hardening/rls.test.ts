@@ -131,6 +131,13 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     expect(lastUsed.apiKey.lastUsedAt).not.toBeNull();
   });
 
+  test('an account with quotes and backslashes is set as a literal, and sees only itself', async () => {
+    const tricky = await seedAccount(server, `o'brien\\'); select set_config('app.cross_account', 'on', true); --`);
+    const channel = await tricky.channel('Quoted');
+    const { channels } = await server.ok<{ channels: { id: string }[] }>(tricky.viewer, '{ channels { id } }');
+    expect(channels.map((c) => c.id).sort()).toEqual([tricky.channels.ide.id, tricky.channels.ci.id, channel.id].sort());
+  });
+
   test("the service's transactions run as the app role with the account set", async () => {
     const statements: string[] = [];
     const onQuery = (q: { sql: string; bindings?: unknown[] }) => { statements.push(`${q.sql} ${JSON.stringify(q.bindings ?? [])}`); };
@@ -140,8 +147,9 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     } finally {
       server.knex.off('query', onQuery);
     }
-    expect(statements[0]).toMatch(/^BEGIN/i);
-    expect(statements[1]).toContain(`set_config('role', $1, true), set_config('app.account_id', $2, true) ["${APP_ROLE}","rls-a"]`);
+    // the transaction begins and is scoped in one round trip, before the request's first statement
+    expect(statements[0]).toBe(`BEGIN; select set_config('role', '${APP_ROLE}', true), set_config('app.account_id', 'rls-a', true) []`);
+    expect(statements[1]).toMatch(/from "channels"/);
     expect(statements[statements.length - 1]).toMatch(/^COMMIT/i);
 
     const who = await scopedTransaction(server.knex, 'rls-a', async (trx) =>
