@@ -11,6 +11,7 @@ import { ALL_ACCOUNTS, requestDatabase } from './db/scope';
 import { ApiError, fromDatabaseError, type ErrorCode } from './errors';
 import type { Metrics } from './metrics';
 import { HEADER as IDEMPOTENCY_HEADER, type HttpOutcome } from './modules/idempotency/guard';
+import type { VerifiableKey, VerificationResult } from './modules/verification/model';
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createIde } from './ide';
 
@@ -43,15 +44,46 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8')));
     req.on('error', reject);
   });
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+interface Body { text: string; length: number }
+const bodyOf = (value: unknown): Body => {
+  const text = JSON.stringify(value);
+  return { text, length: Buffer.byteLength(text) };
+};
+
+/**
+ * The REST answer to a verification. Gateways verify the same keys all day: the answer for a
+ * cached key object (replaced whenever the key changes) is serialised once per outcome.
+ */
+const keyBodies = new WeakMap<VerifiableKey, Map<VerificationResult['code'], Body>>();
+const keylessBodies = new Map<VerificationResult['code'], Body>();
+
+function verificationBody({ valid, code, key }: VerificationResult): Body {
+  const bodies = key ? keyBodies.get(key) ?? new Map<VerificationResult['code'], Body>() : keylessBodies;
+  let body = bodies.get(code);
+  if (!body) {
+    body = bodyOf(key
+      ? {
+          valid, code, accountId: key.accountId, keyId: key.id, instanceId: key.instanceId, channelId: key.channelId,
+          developerId: key.developerId, teamIds: key.teamIds, expiresAt: key.expiresAt.toISOString(),
+        }
+      : { valid, code });
+    bodies.set(code, body);
+    if (key) keyBodies.set(key, bodies);
+  }
+  return body;
 }
 
 const restError = (res: http.ServerResponse, status: number, code: ErrorCode, message: string) =>
@@ -267,13 +299,9 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
         return;
       }
       const result = await services.verifier.verify(principal, input.key, (input.instanceId as string | undefined) ?? null);
-      const key = result.key;
-      sendJson(res, 200, key
-        ? {
-            valid: result.valid, code: result.code, accountId: key.accountId, keyId: key.id, instanceId: key.instanceId,
-            channelId: key.channelId, developerId: key.developerId, teamIds: key.teamIds, expiresAt: key.expiresAt.toISOString(),
-          }
-        : { valid: result.valid, code: result.code });
+      const body = verificationBody(result);
+      res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': body.length });
+      res.end(body.text);
     } catch (err) {
       if (err instanceof BodyTooLarge) {
         status = 413;

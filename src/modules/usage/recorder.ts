@@ -6,8 +6,20 @@ const HOUR = 3_600_000;
 
 interface Bucket { dims: UsageDims; hour: number; valid: number; rejected: number }
 
-const bucketKey = (d: UsageDims, hour: number) =>
-  `${d.accountId}\u0000${hour}\u0000${d.apiKeyId}\u0000${d.channelId}\u0000${d.instanceId}\u0000${d.developerId}\u0000${d.cloud}\u0000${d.teamIds.join(',')}`;
+const dimsKey = (d: UsageDims) =>
+  `${d.accountId}\u0000${d.apiKeyId}\u0000${d.channelId}\u0000${d.instanceId}\u0000${d.developerId}\u0000${d.cloud}\u0000${d.teamIds.join(',')}`;
+
+/** Keys of dimension objects recorded again and again (a verified key's are reused while it is cached). */
+const dimsKeys = new WeakMap<UsageDims, string>();
+
+function bucketKey(d: UsageDims, hour: number): string {
+  let key = dimsKeys.get(d);
+  if (key === undefined) {
+    key = dimsKey(d);
+    dimsKeys.set(d, key);
+  }
+  return `${hour}\u0000${key}`;
+}
 
 function isSorted(ids: readonly string[]): boolean {
   for (let i = 1; i < ids.length; i++) if (ids[i - 1] > ids[i]) return false;

@@ -4,12 +4,28 @@ import type { Principal } from '../../auth/principal';
 import type { Database } from '../../db/database';
 import { isWellFormed } from '../api-keys/secrets';
 import { KEY_CHANGES_CHANNEL, onLocalKeyChanges } from '../api-keys/events';
+import type { UsageDims } from '../usage/model';
 import type { UsageRecorder } from '../usage/recorder';
 import { KeyCache } from './cache';
 import type { VerifiableKey, VerificationResult } from './model';
 import { keyByDigest } from './store';
 
 const NO_DIMS = { apiKeyId: '', channelId: '', instanceId: '', developerId: '', cloud: '', teamIds: [] };
+
+/** A key's usage dimensions, built once per cached key object (a changed key is a new object). */
+const dimsByKey = new WeakMap<VerifiableKey, UsageDims>();
+
+function usageDimsOf(key: VerifiableKey): UsageDims {
+  let dims = dimsByKey.get(key);
+  if (!dims) {
+    dims = {
+      accountId: key.accountId, apiKeyId: key.id, channelId: key.channelId, instanceId: key.instanceId,
+      developerId: key.developerId, cloud: key.cloud, teamIds: [...key.teamIds].sort(),
+    };
+    dimsByKey.set(key, dims);
+  }
+  return dims;
+}
 
 export interface VerifierStats {
   onOutcome?: (code: VerificationResult['code']) => void;
@@ -73,10 +89,7 @@ export class KeyVerifier {
     const result = await this.decide(principal, secret, instanceId);
     const key = result.key;
     if (key) {
-      this.usage.record({
-        accountId: key.accountId, apiKeyId: key.id, channelId: key.channelId, instanceId: key.instanceId,
-        developerId: key.developerId, cloud: key.cloud, teamIds: key.teamIds,
-      }, result.valid);
+      this.usage.record(usageDimsOf(key), result.valid);
     } else if (principal.accountId !== null) {
       // unknown to this account: counted in its totals, under no key
       this.usage.record({ accountId: principal.accountId, ...NO_DIMS }, false);
