@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { signToken } from '../src/auth/tokens';
+import { SERVER_NODE_FLAGS } from './lib/server';
 
 const ROOT = path.resolve(__dirname, '..');
 const SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
   console.log(`database: ${DATABASE_URL.startsWith('postgres') ? 'PostgreSQL' : 'embedded (PGlite, in memory)'}; starting servers…`);
   const bare = await startChild(['-e', BARE_SERVER], {});
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const service = await startChild(['--import', 'tsx', ...nodeArgs, 'src/server.ts'], {
+  const service = await startChild(['--import', 'tsx', ...SERVER_NODE_FLAGS, ...nodeArgs, 'src/server.ts'], {
     NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', DATABASE_URL, JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
     USAGE_FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS),
   });

@@ -14,9 +14,12 @@ export interface BenchServer {
  * Starts the service in a child process on 127.0.0.1 with a random port (`nodeArgs`, e.g.
  * `--cpu-prof`, go to its node; BENCH_SERVER_NODE_ARGS adds more).
  */
+/** The flags `npm start` and the Dockerfile run the service with. */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
+
 export async function startBenchServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchServer> {
   const child: ChildProcess = fork(path.join(__dirname, '..', 'server-child.ts'), [], {
-    execArgv: ['--import', 'tsx', ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    execArgv: ['--import', 'tsx', ...SERVER_NODE_FLAGS, ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
