@@ -154,21 +154,26 @@ export async function relationsOfKeys(db: Knex, accountId: string, keys: readonl
     bindings.push(accountId, ids((k) => k.channelId));
   }
   if (wanted.teams) {
-    parts.push(`(select coalesce(json_agg(json_build_array(kt.api_key_id, kt.team_id) order by lower(t.name), t.id), '[]')
+    // each key's teams with the teams themselves, from one scan of the links (teams repeat across
+    // keys). The keys are the account's, and so are their teams: a filter on the teams' account
+    // here would turn the plan into a scan of every team of the account per link.
+    parts.push(`(select coalesce(json_agg(json_build_array(kt.api_key_id, t.id, t.name, t.created_at) order by lower(t.name), t.id), '[]')
       from api_key_teams kt join teams t on t.id = kt.team_id where kt.api_key_id = any(?::text[])) as key_teams`);
-    parts.push(`(select coalesce(json_agg(json_build_object('id', t.id, 'accountId', t.account_id, 'name', t.name, 'createdAt', t.created_at)), '[]')
-      from teams t where t.account_id = ? and t.id in (select kt.team_id from api_key_teams kt where kt.api_key_id = any(?::text[]))) as teams`);
-    bindings.push(ids((k) => k.id), accountId, ids((k) => k.id));
+    bindings.push(ids((k) => k.id));
   }
   const empty: PageRelations = { developers: [], instances: [], channels: [], teamIdsByKey: null, teams: [] };
   if (parts.length === 0 || keys.length === 0) return empty;
   const result = await db.raw(`select ${parts.join(', ')}`, bindings);
-  const row = (result as { rows: Record<string, Json[] | [string, string][] | undefined>[] }).rows[0];
+  const row = (result as { rows: Record<string, Json[] | string[][] | undefined>[] }).rows[0];
   const list = (name: string) => (row[name] ?? []) as Json[];
   let teamIdsByKey: Map<string, string[]> | null = null;
+  const teams = new Map<string, TeamRecord>();
   if (wanted.teams) {
     teamIdsByKey = new Map(keys.map((k) => [k.id, [] as string[]]));
-    for (const [keyId, teamId] of (row.key_teams ?? []) as [string, string][]) teamIdsByKey.get(keyId)?.push(teamId);
+    for (const [keyId, teamId, name, createdAt] of (row.key_teams ?? []) as [string, string, string, string][]) {
+      teamIdsByKey.get(keyId)?.push(teamId);
+      if (!teams.has(teamId)) teams.set(teamId, { id: teamId, accountId, name, createdAt: new Date(createdAt) });
+    }
   }
   return {
     developers: list('developers').map((d) => ({
@@ -181,7 +186,7 @@ export async function relationsOfKeys(db: Knex, accountId: string, keys: readonl
     })),
     channels: list('channels').map((c) => ({ id: c.id as string, accountId: c.accountId as string, name: c.name as string, createdAt: dateOf(c.createdAt) })),
     teamIdsByKey,
-    teams: list('teams').map((t) => ({ id: t.id as string, accountId: t.accountId as string, name: t.name as string, createdAt: dateOf(t.createdAt) })),
+    teams: [...teams.values()],
   };
 }
 
