@@ -330,9 +330,9 @@ async function seedKeys(
   return totals;
 }
 
-const SERVICE_TABLES = ['usage_hourly', 'api_key_events', 'api_key_teams', 'api_key_secrets', 'api_keys', 'developer_instances',
+const SERVICE_TABLES = ['usage_hourly', 'api_key_events', 'api_key_teams', 'api_key_secrets', 'api_key_names', 'api_keys', 'developer_instances',
   'developers', 'teams', 'instance_channels', 'instances', 'channels'];
-const BULK_TABLES = ['api_keys', 'api_key_secrets', 'api_key_teams', 'api_key_events', 'usage_hourly'];
+const BULK_TABLES = ['api_keys', 'api_key_names', 'api_key_secrets', 'api_key_teams', 'api_key_events', 'usage_hourly'];
 
 async function run(opts: Options): Promise<void> {
   const started = Date.now();
@@ -401,6 +401,11 @@ async function run(opts: Options): Promise<void> {
         for (const ix of dropped) await trx.raw(`drop index ${ix.name}`);
       }
       const result = await seedKeys(trx, catalogs, plan, opts, random, now, windowStart, hours, secrets, replicaRole);
+      if (replicaRole) {
+        // the trigger that keeps the names searchable did not fire either
+        await trx.raw(`insert into api_key_names (api_key_id, account_id, name_lower)
+          select id, account_id, lower(name) from api_keys where account_id = any(?::text[]) and deleted_at is null`, [accounts.map((a) => a.id)]);
+      }
       if (dropped.length) {
         const t = Date.now();
         for (const ix of dropped) await trx.raw(ix.definition);

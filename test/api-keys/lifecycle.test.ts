@@ -30,6 +30,17 @@ async function digestsOf(keyId: string): Promise<{ digest: Buffer; valid_until: 
 }
 
 describe('updateApiKey', () => {
+  test('search follows a rename at once, and forgets a deleted key', async () => {
+    const { a, key } = await withKey({ name: 'Needle build' });
+    const found = async (search: string) => (await a.api.list({ filter: { search } })).edges.map((e) => e.node.id);
+    expect(await found('needle')).toEqual([key.id]);
+    await a.api.update({ id: key.id, name: 'Haystack build' });
+    expect(await found('needle')).toEqual([]);
+    expect(await found('HAYSTACK')).toEqual([key.id]);
+    await a.api.remove(key.id);
+    expect(await found('haystack')).toEqual([]);
+  });
+
   test('renames the key: version +1, updatedAt moves, one UPDATED event with name {from, to}', async () => {
     const { a, key } = await withKey();
     const updated = await a.api.update({ id: key.id, name: 'Deploy prod' });

@@ -82,11 +82,11 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     await server?.stop();
   });
 
-  test('every table with an account has the policy, enabled and forced', async () => {
+  test('every table with an account has the policy, enabled and forced, but the names kept for search', async () => {
     const { rows } = (await server.knex.raw(
       `select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c
          join pg_attribute att on att.attrelid = c.oid and att.attname = 'account_id'
-       where c.relnamespace = current_schema()::regnamespace and c.relkind = 'r' order by 1`,
+       where c.relnamespace = current_schema()::regnamespace and c.relkind = 'r' and c.relname <> 'api_key_names' order by 1`,
     )) as { rows: { relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }[] };
     expect(rows.map((r) => r.relname)).toEqual(tables);
     expect(tables).toEqual(expect.arrayContaining([
@@ -94,6 +94,25 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
       'idempotency_keys', 'instance_channels', 'instances', 'teams', 'usage_daily_channels', 'usage_hourly',
     ]));
     expect(rows.every((r) => r.relrowsecurity && r.relforcerowsecurity)).toBe(true);
+  });
+
+  test('the names kept for search are out of the app role\'s reach but through the search function, for its own account', async () => {
+    await asApp('rls-b', async (client) => {
+      expect(await failure(client, 'select * from api_key_names')).toBe('42501');
+      expect(await failure(client, `insert into api_key_names values ('key_x', 'rls-b', 'planted')`)).toBe('42501');
+      expect(await failure(client, `delete from api_key_names where account_id = 'rls-a'`)).toBe('42501');
+      const named = async (account: string, pattern: string) =>
+        (await client.query<{ id: string }>('select api_key_ids_named_like($1, $2) as id', [account, pattern])).rows.map((r) => r.id);
+      expect(await named('rls-b', '%key%')).toEqual([bKey.id]);
+      // another account's names, asked for by name: nothing
+      expect(await named('rls-a', '%key%')).toEqual([]);
+      expect(await named('rls-a', '%')).toEqual([]);
+    });
+    // a transaction with no account set learns nothing either
+    await asApp(null, async (client) => {
+      expect(await failure(client, 'select * from api_key_names')).toBe('42501');
+      expect((await client.query('select api_key_ids_named_like($1, $2)', ['rls-a', '%'])).rows).toEqual([]);
+    });
   });
 
   test('the app role cannot bypass row-level security and owns nothing', async () => {

@@ -72,7 +72,8 @@ export const isKeyCursor = (order: KeyOrder, values: unknown[]): boolean =>
 /** Live keys of the account that match the filter, as `k`. */
 function matching(db: Knex, accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
   const q = db('api_keys as k').where('k.account_id', accountId).whereNull('k.deleted_at');
-  if (f.search) q.whereRaw(`lower(k.name) like ? escape '\\'`, [likePattern(f.search)]);
+  // through the names' own trigram index (migrations/20261126000030_key_name_search.ts)
+  if (f.search) q.whereRaw('k.id = any(array(select api_key_ids_named_like(?, ?)))', [accountId, likePattern(f.search)]);
   if (f.teamIds.length) {
     q.whereExists(db('api_key_teams as kt').whereRaw('kt.api_key_id = k.id').whereIn('kt.team_id', f.teamIds).select(db.raw('1')));
   }
