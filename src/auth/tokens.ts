@@ -93,18 +93,19 @@ function principalOf(payload: JWTPayload): Principal {
 
 export function createTokenVerifier(config: Config): TokenVerifier {
   const { source, devSecret } = keySource(config);
-  // Verified tokens, until they expire: verification routes see the same token all day.
+  // Verified tokens by Authorization header, until they expire: verification routes see the same one all day.
   const cache = new Map<string, { principal: Principal; expiresAtMs: number }>();
 
   return {
     devSecret,
     async authenticate(authorization) {
+      const now = Date.now();
+      // by the whole header: a gateway sends the same one all day, and the lookup needs no parsing
+      const cached = authorization ? cache.get(authorization) : undefined;
+      if (cached && cached.expiresAtMs > now) return cached.principal;
       const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
       if (!match) throw unauthenticated();
       const token = match[1];
-      const now = Date.now();
-      const cached = cache.get(token);
-      if (cached && cached.expiresAtMs > now) return cached.principal;
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, source.key as Uint8Array, {
@@ -121,7 +122,7 @@ export function createTokenVerifier(config: Config): TokenVerifier {
       const principal = principalOf(payload);
       if (cache.size >= CACHE_LIMIT) cache.clear();
       const expiresAtMs = Math.min((payload.exp as number) * 1000 + CLOCK_TOLERANCE_SECONDS * 1000, now + 5 * 60_000);
-      cache.set(token, { principal, expiresAtMs });
+      cache.set(authorization as string, { principal, expiresAtMs });
       return principal;
     },
   };
