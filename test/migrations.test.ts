@@ -85,7 +85,7 @@ test('the listing, sort and uniqueness indexes of api_keys exist', async () => {
   const catalog = (await db.knex.raw(`select indexname from pg_indexes where schemaname = 'public'`)) as { rows: { indexname: string }[] };
   expect(catalog.rows.map((r) => r.indexname)).toEqual(expect.arrayContaining([
     'channels_account_name_uq', 'instances_account_name_uq', 'teams_account_name_uq', 'developers_account_name_uq',
-    'api_key_teams_team_idx', 'api_key_events_account_idx', 'api_key_events_key_idx', 'developer_instances_instance_idx',
+    'api_key_teams_team_account_idx', 'api_key_events_account_idx', 'api_key_events_key_idx', 'developer_instances_instance_idx',
   ]));
 });
 
