@@ -25,29 +25,37 @@ export interface App {
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(new BodyTooLarge());
-      req.resume();
+/** Reads a request body of at most `limit` bytes; calls `done` once, with BodyTooLarge past the limit. */
+function readBodyThen(req: http.IncomingMessage, limit: number, done: (err: Error | null, text: string) => void): void {
+  let settled = false;
+  const settle = (err: Error | null, text = '') => {
+    if (settled) return;
+    settled = true;
+    done(err, text);
+  };
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    settle(new BodyTooLarge());
+    req.resume();
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      settle(new BodyTooLarge());
+      req.destroy();
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLarge());
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8')));
-    req.on('error', reject);
+    chunks.push(chunk);
   });
+  req.on('end', () => settle(null, (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8')));
+  req.on('error', (err) => settle(err));
 }
+
+const readBody = (req: http.IncomingMessage, limit: number): Promise<string> =>
+  new Promise((resolve, reject) => readBodyThen(req, limit, (err, text) => (err ? reject(err) : resolve(text))));
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -260,74 +268,69 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     res.end(outcome.body);
   }
 
-  async function handleVerify(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /**
+   * `POST /v1/keys/verify`. A gateway's token and keys are soon cached: then the answer is written
+   * in the callback that receives the body, with no promise to wait on (a third of the route's
+   * throughput went to awaiting steps that had nothing to wait for).
+   */
+  function handleVerify(req: http.IncomingMessage, res: http.ServerResponse): void {
     const started = process.hrtime.bigint();
-    let status = 200;
     // during shutdown, gateways on keep-alive connections must go elsewhere instead of being served until the timeout
     if (app.shuttingDown) res.setHeader('connection', 'close');
-    try {
-      let principal: Principal;
-      try {
-        principal = await authenticate(req);
-      } catch (err) {
-        status = 401;
-        restError(res, 401, 'UNAUTHENTICATED', (err as Error).message);
-        return;
-      }
-      try {
-        requireVerifier(principal);
-      } catch (err) {
-        status = 403;
-        restError(res, 403, 'FORBIDDEN', (err as Error).message);
-        return;
-      }
-      let input: { key?: unknown; instanceId?: unknown };
-      try {
-        input = JSON.parse(await readBody(req, 16_384)) as typeof input;
-      } catch (err) {
-        if (err instanceof BodyTooLarge) throw err;
-        input = {};
-      }
-      if (typeof input !== 'object' || input === null || typeof input.key !== 'string' || input.key.length > 1000) {
-        status = 400;
-        restError(res, 400, 'BAD_USER_INPUT', 'The body must be {"key": string, "instanceId"?: string}');
-        return;
-      }
-      if (input.instanceId != null && typeof input.instanceId !== 'string') {
-        status = 400;
-        restError(res, 400, 'BAD_USER_INPUT', 'instanceId must be a string');
-        return;
-      }
-      const result = await services.verifier.verify(principal, input.key, (input.instanceId as string | undefined) ?? null);
+    const done = (status: number) => metrics.observe('/v1/keys/verify', '', status, Number(process.hrtime.bigint() - started) / 1e9);
+    const fail = (status: number, code: ErrorCode, message: string) => {
+      restError(res, status, code, message);
+      done(status);
+    };
+    const answer = (result: VerificationResult) => {
       const body = verificationBody(result);
       res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': body.length });
       res.end(body.text);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) {
-        status = 413;
-        restError(res, 413, 'BAD_USER_INPUT', 'The request body is too large');
-        return;
-      }
+      done(200);
+    };
+    const failed = (err: unknown) => {
       const mapped = fromDatabaseError(err);
-      if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') {
-        status = 503;
-        restError(res, 503, 'SERVICE_UNAVAILABLE', mapped.message);
-        return;
+      if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') return fail(503, 'SERVICE_UNAVAILABLE', mapped.message);
+      unexpected(req, res, err);
+      done(500);
+    };
+
+    const verifyAs = (principal: Principal) => {
+      try {
+        requireVerifier(principal);
+      } catch (err) {
+        return fail(403, 'FORBIDDEN', (err as Error).message);
       }
-      throw err;
-    } finally {
-      metrics.observe('/v1/keys/verify', '', status, Number(process.hrtime.bigint() - started) / 1e9);
-    }
+      readBodyThen(req, 16_384, (err, text) => {
+        if (err instanceof BodyTooLarge) return fail(413, 'BAD_USER_INPUT', 'The request body is too large');
+        let input: { key?: unknown; instanceId?: unknown } = {};
+        try {
+          if (!err) input = JSON.parse(text) as typeof input;
+        } catch {
+          // not JSON: the check below answers
+        }
+        if (typeof input !== 'object' || input === null || typeof input.key !== 'string' || input.key.length > 1000) {
+          return fail(400, 'BAD_USER_INPUT', 'The body must be {"key": string, "instanceId"?: string}');
+        }
+        if (input.instanceId != null && typeof input.instanceId !== 'string') return fail(400, 'BAD_USER_INPUT', 'instanceId must be a string');
+        try {
+          const result = services.verifier.verify(principal, input.key, (input.instanceId as string | undefined) ?? null);
+          if (result instanceof Promise) result.then(answer, failed);
+          else answer(result);
+        } catch (error) {
+          failed(error);
+        }
+      });
+    };
+
+    const known = tokens.cached(req.headers.authorization);
+    if (known) verifyAs(known);
+    else tokens.authenticate(req.headers.authorization).then(verifyAs, (err: unknown) => fail(401, 'UNAUTHENTICATED', (err as Error).message));
   }
 
   const ide = createIde({ devSecret: tokens.devSecret });
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    // the verification route is the hot path: no URL parsing or request ID for it
-    if (req.url === '/v1/keys/verify') {
-      if (req.method !== 'POST') return restError(res, 405, 'BAD_USER_INPUT', 'Use POST');
-      return handleVerify(req, res);
-    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 200)
       ? req.headers['x-request-id'] : randomUUID();
@@ -356,16 +359,27 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     }
   }
 
+  function unexpected(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+    if (err instanceof BodyTooLarge) {
+      if (!res.headersSent) sendJson(res, 413, { errors: [{ message: 'The request body is too large', extensions: { code: 'BAD_USER_INPUT' } }] });
+      return;
+    }
+    services.logger.error({ err, url: req.url }, 'request failed');
+    if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    else res.destroy();
+  }
+
   app.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    route(req, res).catch((err: unknown) => {
-      if (err instanceof BodyTooLarge) {
-        if (!res.headersSent) sendJson(res, 413, { errors: [{ message: 'The request body is too large', extensions: { code: 'BAD_USER_INPUT' } }] });
-        return;
+    // the verification route is the hot path: no URL parsing, request ID or promise for it
+    if (req.url === '/v1/keys/verify' && req.method === 'POST') {
+      try {
+        handleVerify(req, res);
+      } catch (err) {
+        unexpected(req, res, err);
       }
-      services.logger.error({ err, url: req.url }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-      else res.destroy();
-    });
+      return;
+    }
+    route(req, res).catch((err: unknown) => unexpected(req, res, err));
   });
   return app;
 }

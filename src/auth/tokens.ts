@@ -12,6 +12,8 @@ const CACHE_LIMIT = 10_000;
 export interface TokenVerifier {
   /** Verifies an `Authorization` header value; throws UNAUTHENTICATED. */
   authenticate(authorization: string | undefined): Promise<Principal>;
+  /** The principal of a header verified before and not expired since, without waiting on anything. */
+  cached(authorization: string | undefined): Principal | undefined;
   /** Whether the secret was generated for development (printed at start). */
   readonly devSecret: string | null;
 }
@@ -96,13 +98,19 @@ export function createTokenVerifier(config: Config): TokenVerifier {
   // Verified tokens by Authorization header, until they expire: verification routes see the same one all day.
   const cache = new Map<string, { principal: Principal; expiresAtMs: number }>();
 
+  // by the whole header: a gateway sends the same one all day, and the lookup needs no parsing
+  const cached = (authorization: string | undefined, now = Date.now()): Principal | undefined => {
+    const entry = authorization ? cache.get(authorization) : undefined;
+    return entry && entry.expiresAtMs > now ? entry.principal : undefined;
+  };
+
   return {
     devSecret,
+    cached,
     async authenticate(authorization) {
       const now = Date.now();
-      // by the whole header: a gateway sends the same one all day, and the lookup needs no parsing
-      const cached = authorization ? cache.get(authorization) : undefined;
-      if (cached && cached.expiresAtMs > now) return cached.principal;
+      const known = cached(authorization, now);
+      if (known) return known;
       const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
       if (!match) throw unauthenticated();
       const token = match[1];

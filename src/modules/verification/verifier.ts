@@ -85,8 +85,19 @@ export class KeyVerifier {
     return promise;
   }
 
-  async verify(principal: Principal, secret: string, instanceId: string | null): Promise<VerificationResult> {
-    const result = await this.decide(principal, secret, instanceId);
+  /**
+   * The answer, counted in usage. Synchronous when the cache holds the key (or the secret is
+   * malformed): the verification route answers those without waiting on anything.
+   */
+  verify(principal: Principal, secret: string, instanceId: string | null): VerificationResult | Promise<VerificationResult> {
+    if (!isWellFormed(secret)) return this.counted(principal, { valid: false, code: 'MALFORMED', key: null });
+    const found = this.lookup(this.db.knex, secret);
+    return found instanceof Promise
+      ? found.then((key) => this.counted(principal, decide(principal, key, instanceId)))
+      : this.counted(principal, decide(principal, found, instanceId));
+  }
+
+  private counted(principal: Principal, result: VerificationResult): VerificationResult {
     const key = result.key;
     if (key) {
       this.usage.record(usageDimsOf(key), result.valid);
@@ -97,21 +108,19 @@ export class KeyVerifier {
     this.stats.onOutcome?.(result.code);
     return result;
   }
+}
 
-  private async decide(principal: Principal, secret: string, instanceId: string | null): Promise<VerificationResult> {
-    if (!isWellFormed(secret)) return { valid: false, code: 'MALFORMED', key: null };
-    const found = await this.lookup(this.db.knex, secret);
-    const now = Date.now();
-    if (
-      !found ||
-      (principal.accountId !== null && found.accountId !== principal.accountId) ||
-      (found.secretValidUntil !== null && found.secretValidUntil.getTime() <= now)
-    ) {
-      return { valid: false, code: 'NOT_FOUND', key: null };
-    }
-    if (found.revokedAt) return { valid: false, code: 'REVOKED', key: found };
-    if (found.expiresAt.getTime() <= now) return { valid: false, code: 'EXPIRED', key: found };
-    if (instanceId !== null && instanceId !== found.instanceId) return { valid: false, code: 'INSTANCE_MISMATCH', key: found };
-    return { valid: true, code: 'VALID', key: found };
+function decide(principal: Principal, found: VerifiableKey | null, instanceId: string | null): VerificationResult {
+  const now = Date.now();
+  if (
+    !found ||
+    (principal.accountId !== null && found.accountId !== principal.accountId) ||
+    (found.secretValidUntil !== null && found.secretValidUntil.getTime() <= now)
+  ) {
+    return { valid: false, code: 'NOT_FOUND', key: null };
   }
+  if (found.revokedAt) return { valid: false, code: 'REVOKED', key: found };
+  if (found.expiresAt.getTime() <= now) return { valid: false, code: 'EXPIRED', key: found };
+  if (instanceId !== null && instanceId !== found.instanceId) return { valid: false, code: 'INSTANCE_MISMATCH', key: found };
+  return { valid: true, code: 'VALID', key: found };
 }
