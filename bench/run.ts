@@ -10,8 +10,9 @@ import pg from 'pg';
 import { signToken } from '../src/auth/tokens';
 import { ensureDatabase } from '../scripts/seed/database';
 import { runLoad, percentile, type LoadResult } from './lib/load';
+import { ensureBuilt } from './lib/build';
 import { machine, renderTable, type Row } from './lib/report';
-import { startBenchServer, type BenchServer } from './lib/server';
+import { SERVER_NODE_FLAGS, startBenchServer, type BenchServer } from './lib/server';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/qckeys_bench';
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
@@ -265,7 +266,7 @@ async function verifyScenario(b: { url: string; rows: Row[] }): Promise<void> {
 
 async function timeToReady(dataDir: string): Promise<number> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'server.js')], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, path.join(ROOT, 'dist', 'src', 'server.js')], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, DATABASE_URL: '', DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'development', JWT_SECRET },
   });
@@ -291,11 +292,6 @@ async function timeToReady(dataDir: string): Promise<number> {
 }
 
 async function startupScenario(b: { rows: Row[] }): Promise<void> {
-  if (!process.env.BENCH_SKIP_BUILD) {
-    await new Promise<void>((resolve, reject) => {
-      spawn('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' }).on('exit', (c) => (c === 0 ? resolve() : reject(new Error('build failed'))));
-    });
-  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qckeys-startup-'));
   try {
     const cold = await timeToReady(dir);
@@ -316,6 +312,7 @@ async function main(): Promise<void> {
   const unknown = asked.filter((a) => !SCENARIOS.includes(a as Scenario));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
   const scenarios = new Set<Scenario>(asked.length ? (asked as Scenario[]) : SCENARIOS);
+  ensureBuilt(ROOT);
   const rows: Row[] = [];
   const url = process.env.DATABASE_URL || DEFAULT_URL;
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('the benchmarks run on PostgreSQL: DATABASE_URL=postgres://…');

@@ -1,7 +1,15 @@
-// The service as the benchmarks run it: the real `startService`, in a process of its own, with
+// The service as the benchmarks run it: the built `startService`, in a process of its own, with
 // a counter of SQL statements. The parent asks for { type: 'stats' } over IPC.
-import { loadConfig } from '../src/config';
-import { startService } from '../src/service';
+import path from 'node:path';
+import type * as Config from '../src/config';
+import type * as Service from '../src/service';
+
+// the build, as `npm start` runs it (bench/lib/build.ts)
+const DIST = path.resolve(__dirname, '..', 'dist', 'src');
+/* eslint-disable @typescript-eslint/no-require-imports */
+const { loadConfig } = require(path.join(DIST, 'config.js')) as typeof Config;
+const { startService } = require(path.join(DIST, 'service.js')) as typeof Service;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface ChildStats { statements: number; rssMb: number; peakRssMb: number; cpuMs: number }
 export type ChildMessage = { type: 'ready'; url: string } | ({ type: 'stats' } & ChildStats);
