@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
+import { swapInDirectory } from '../src/lib/directories';
 
 export const ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : '../..');
 export const IDE_OUT_DIR = path.join(ROOT, 'dist', 'ide');
@@ -98,22 +99,8 @@ export async function buildIde(outDir = IDE_OUT_DIR): Promise<IdeManifest> {
   };
   fs.writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   precompress(staging);
-  // swap in one step, so a running server never sees a half-written bundle
-  fs.mkdirSync(path.dirname(outDir), { recursive: true });
-  const old = `${outDir}.old-${process.pid}`;
-  try {
-    fs.renameSync(outDir, old);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  try {
-    fs.renameSync(staging, outDir);
-  } catch (err) {
-    // a build running at the same time swapped in first: the same sources give the same files
-    if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-    fs.rmSync(staging, { recursive: true, force: true });
-  }
-  fs.rmSync(old, { recursive: true, force: true });
+  // a running server never sees a half-written bundle
+  swapInDirectory(staging, outDir);
   return manifest;
 }
 

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
+import { swapInDirectory } from '../lib/directories';
 import { createDatabase, migrateLatest, migrationFiles } from './database';
 
 const ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '../..' : '../../..');
@@ -56,7 +57,6 @@ function resolveTemplate(template: string | null | undefined): string | null {
 export async function ensureTemplate(dir: string): Promise<boolean> {
   if (usableTemplate(dir)) return false;
   const staging = `${dir}.tmp-${process.pid}`;
-  const old = `${dir}.old-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
   try {
@@ -71,21 +71,9 @@ export async function ensureTemplate(dir: string): Promise<boolean> {
       await db.close();
     }
     fs.writeFileSync(path.join(staging, 'key'), key);
-    // swapped in whole: a reader finds the old template, none, or the new one
-    try {
-      fs.renameSync(dir, old);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    try {
-      fs.renameSync(staging, dir);
-    } catch (err) {
-      // another process made one at the same time
-      if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-    }
+    swapInDirectory(staging, dir);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
-    fs.rmSync(old, { recursive: true, force: true });
   }
   return true;
 }
