@@ -59,17 +59,19 @@ const readBody = (req: http.IncomingMessage, limit: number): Promise<string> =>
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
 interface Body { text: string; length: number }
 const bodyOf = (value: unknown): Body => {
   const text = JSON.stringify(value);
   return { text, length: Buffer.byteLength(text) };
 };
+
+function sendBody(res: http.ServerResponse, status: number, body: Body, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': body.length, ...headers });
+  res.end(body.text);
+}
+
+const sendJson = (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) =>
+  sendBody(res, status, bodyOf(value), headers);
 
 /**
  * The REST answer to a verification. Gateways verify the same keys all day: the answer for a
@@ -282,9 +284,7 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
       done(status);
     };
     const answer = (result: VerificationResult) => {
-      const body = verificationBody(result);
-      res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': body.length });
-      res.end(body.text);
+      sendBody(res, 200, verificationBody(result));
       done(200);
     };
     const failed = (err: unknown) => {
