@@ -5,6 +5,7 @@
 // (insert … select from unnest(…)), in two transactions; the hourly roll-ups are expanded by
 // generate_series inside PostgreSQL from a per-key plan.
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Knex } from 'knex';
 import { loadConfig } from '../src/config';
@@ -424,6 +425,7 @@ async function run(opts: Options): Promise<void> {
     console.log(`busiest account: ${accounts[0].id} (${fmt(accounts[0].keys)} keys)`);
 
     if (opts.secretsOut) {
+      fs.mkdirSync(path.dirname(path.resolve(opts.secretsOut)), { recursive: true });
       fs.writeFileSync(opts.secretsOut, `${JSON.stringify({
         generatedAt: new Date(now).toISOString(), database: where, accountId: accounts[0].id,
         accounts: accounts.map((a) => ({ id: a.id, keys: a.keys })), secrets,
