@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import makeKnex from 'knex/lib/knex-builder/make-knex';
 import pg from 'pg';
 
 /**
@@ -115,12 +114,38 @@ export function requestDatabase(knex: Knex, tenant: Tenant): RequestDatabase {
 type Connection = Record<string, unknown>;
 interface QueryResult { response?: { command?: string } }
 type Query = (connection: Connection, query: string | { sql: string; bindings: readonly unknown[] }) => Promise<QueryResult>;
+type KnexFunction = Knex & { context: Record<string, unknown> };
+
+/**
+ * A knex object over `client` that inherits everything else from `base`. knex's own way to make
+ * one (what `transaction()` uses) defines a hundred-odd methods and an event emitter on every
+ * object; a request needs only the function, its client and a context, so a request's knex costs
+ * a few objects instead of a few hundred closures.
+ */
+function knexOver(base: Knex, client: Knex.Client): Knex {
+  const context = Object.create((base as KnexFunction).context) as Record<string, unknown>;
+  context.client = client;
+  context.userParams = {};
+  const knex = ((tableName?: string, options?: unknown) => {
+    const builder = client.queryBuilder();
+    return tableName ? builder.table(tableName, options as never) : builder;
+  }) as unknown as KnexFunction;
+  Object.setPrototypeOf(knex, base);
+  // the base's accessors read `this.context`; its event emitter state stays its own
+  Object.defineProperties(knex, {
+    context: { value: context },
+    _events: { value: Object.create(null), writable: true },
+    _eventsCount: { value: 0, writable: true },
+  });
+  return knex;
+}
 
 /**
  * The request's transaction, begun by its first statement (a request that reads nothing holds
- * no connection) on one pooled connection, and ended by `end`. Its knex object is built like
- * knex's own transaction objects: a client whose connection is always that one; being
- * "transacting", knex nests `transaction()` in it as a savepoint.
+ * no connection) on one pooled connection, and ended by `end`. Its knex client is the pool's,
+ * except that its connection is always that one; being "transacting", knex nests `transaction()`
+ * in it as a savepoint. Events of its statements go to the pool's client, as knex's own
+ * transactions forward them.
  */
 class RequestTransaction implements RequestDatabase {
   readonly knex: Knex;
@@ -137,31 +162,30 @@ class RequestTransaction implements RequestDatabase {
   private statements: Promise<unknown> = Promise.resolve();
 
   constructor(knex: Knex, private readonly settings: ScopeSettings, private readonly tenant: Tenant) {
-    this.base = knex.client as Knex.Client;
-    const base = this.base as unknown as Record<string, unknown>;
-    const client = Object.create(Object.getPrototypeOf(this.base) as object) as Record<string, unknown>;
-    for (const key of Object.keys(base)) {
-      if (!key.startsWith('_') && key !== 'pool') client[key] = base[key];
-    }
-    const query = (client.query as Query).bind(client);
+    const base = knex.client as Knex.Client;
+    this.base = base;
+    const query = (base.query as Query).bind(base);
     this.query = query;
-    client.transacting = true;
-    client.acquireConnection = () => this.connect();
-    client.releaseConnection = () => Promise.resolve();
-    // one statement at a time on the connection (resolvers run side by side), in the order sent
-    client.query = (connection: Connection, q: Parameters<Query>[1]) => {
-      const run = this.statements.then(() => query(connection, q)).catch((err: unknown) => {
-        this.failure ??= err;
-        throw err;
-      });
-      this.statements = run.catch(() => undefined);
-      return run;
-    };
-    const scopedClient = client as unknown as Knex.Client;
-    for (const event of ['start', 'query', 'query-error', 'query-response']) {
-      scopedClient.on(event, (...args: unknown[]) => this.base.emit(event, ...args));
-    }
-    this.knex = makeKnex(scopedClient);
+    const client = Object.create(base) as Knex.Client;
+    Object.assign(client, {
+      pool: undefined,
+      transacting: true,
+      _events: Object.create(null),
+      _eventsCount: 0,
+      emit: (event: string, ...args: unknown[]) => base.emit(event, ...args),
+      acquireConnection: () => this.connect(),
+      releaseConnection: () => Promise.resolve(),
+      // one statement at a time on the connection (resolvers run side by side), in the order sent
+      query: (connection: Connection, q: Parameters<Query>[1]) => {
+        const run = this.statements.then(() => query(connection, q)).catch((err: unknown) => {
+          this.failure ??= err;
+          throw err;
+        });
+        this.statements = run.catch(() => undefined);
+        return run;
+      },
+    });
+    this.knex = knexOver(knex, client);
   }
 
   private connect(): Promise<Connection> {
