@@ -1,4 +1,7 @@
 import type { Resolvers } from '../../generated/graphql';
+import type { ChannelRecord } from '../channels/model';
+import type { DeveloperRecord } from '../developers/model';
+import type { InstanceRecord } from '../instances/model';
 import { statusOf } from './model';
 import { relationsAsked } from './selection';
 import * as service from './service';
@@ -19,9 +22,10 @@ export const apiKeyResolvers: Resolvers = {
   },
   ApiKey: {
     status: (key) => statusOf(key),
-    instance: async (key, _a, ctx) => (await ctx.loaders.instanceById.load(key.instanceId))!,
-    channel: async (key, _a, ctx) => (await ctx.loaders.channelById.load(key.channelId))!,
-    developer: async (key, _a, ctx) => (await ctx.loaders.developerById.load(key.developerId))!,
+    // every key has its instance, channel and developer (foreign keys): never null
+    instance: (key, _a, ctx) => ctx.loaders.instanceById.get(key.instanceId) as InstanceRecord | Promise<InstanceRecord>,
+    channel: (key, _a, ctx) => ctx.loaders.channelById.get(key.channelId) as ChannelRecord | Promise<ChannelRecord>,
+    developer: (key, _a, ctx) => ctx.loaders.developerById.get(key.developerId) as DeveloperRecord | Promise<DeveloperRecord>,
     teams: (key, _a, ctx) => service.teamsOfKey(ctx, key),
     history: (key, args, ctx) => service.historyOf(ctx, key, args),
   },

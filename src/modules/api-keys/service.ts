@@ -9,6 +9,7 @@ import type {
 } from '../../generated/graphql';
 import { pageRequest, toConnection, type Connection, type PageArgs } from '../../lib/connection';
 import { newId } from '../../lib/ids';
+import { whenReady } from '../../lib/loaders';
 import { cleanName, idList, nameList, optionalText } from '../../lib/validate';
 import { channelsByIds } from '../channels/store';
 import { developerForKey } from '../developers/service';
@@ -77,10 +78,11 @@ export function historyOf(ctx: Context, key: ApiKeyRecord, args: PageArgs): Prom
   return apiKeyEvents(ctx, { ...args, filter: { apiKeyIds: [key.id] } });
 }
 
-export async function teamsOfKey(ctx: Context, key: ApiKeyRecord): Promise<TeamRecord[]> {
-  const ids = await ctx.loaders.teamIdsByApiKeyId.load(key.id);
-  const teams = await ctx.loaders.teamById.loadMany(ids);
-  return teams.filter((t): t is TeamRecord => t !== null && !(t instanceof Error));
+/** A key's teams; at once when the listing primed them. */
+export function teamsOfKey(ctx: Context, key: ApiKeyRecord): TeamRecord[] | Promise<TeamRecord[]> {
+  const { teamIdsByApiKeyId, teamById } = ctx.loaders;
+  return whenReady(teamIdsByApiKeyId.get(key.id), (ids) =>
+    whenReady(teamById.getAll(ids), (teams) => teams.filter((t): t is TeamRecord => t !== null)));
 }
 
 // ---------- helpers shared by the mutations ----------

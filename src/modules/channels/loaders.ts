@@ -1,12 +1,11 @@
-import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
-import { mapTo } from '../../lib/loaders';
+import { Loader, mapTo } from '../../lib/loaders';
 import type { ChannelRecord } from './model';
 import { channelsByIds } from './store';
 
 export function createChannelLoaders(db: Knex, accountId: string | null) {
   return {
-    channelById: new DataLoader<string, ChannelRecord | null>(async (ids) =>
+    channelById: new Loader<string, ChannelRecord | null>(async (ids) =>
       mapTo(ids, await channelsByIds(db, accountId, ids), (c) => c.id)),
   };
 }
