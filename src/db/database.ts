@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
@@ -34,6 +35,24 @@ export interface Database {
   /** True when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+const statementNames = new Map<string, { name: string }>();
+
+/**
+ * Options that make a statement a prepared one on a PostgreSQL server, named after its text:
+ * each pooled connection parses it once, and after a few runs PostgreSQL keeps one plan for
+ * it instead of planning it on every run. For statements of the hottest paths whose text
+ * comes from a small fixed set only, as each stays prepared on every connection for its life.
+ * (The embedded database ignores the name.)
+ */
+export function preparedStatement(sql: string): { name: string } {
+  let options = statementNames.get(sql);
+  if (!options) {
+    options = { name: `qk_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}` };
+    statementNames.set(sql, options);
+  }
+  return options;
 }
 
 // Counts come back as int8; the app casts them in SQL, and parses any left over as numbers.

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ApiKeyOrderField, ApiKeyStatus, Cloud, OrderDirection } from '../../generated/graphql';
+import { preparedStatement } from '../../db/database';
 import type { PageRequest } from '../../lib/connection';
 import { likePattern } from '../../lib/validate';
 import type { ChannelRecord } from '../channels/model';
@@ -164,7 +165,9 @@ export async function relationsOfKeys(db: Knex, accountId: string, keys: readonl
   }
   const empty: PageRelations = { developers: [], instances: [], channels: [], teamIdsByKey: null, teams: [] };
   if (parts.length === 0 || keys.length === 0) return empty;
-  const result = await db.raw(`select ${parts.join(', ')}`, bindings);
+  // one of 15 texts, run for every page: prepared
+  const sql = `select ${parts.join(', ')}`;
+  const result = await db.raw(sql, bindings).options(preparedStatement(sql));
   const row = (result as { rows: Record<string, Json[] | string[][] | undefined>[] }).rows[0];
   const list = (name: string) => (row[name] ?? []) as Json[];
   let teamIdsByKey: Map<string, string[]> | null = null;
