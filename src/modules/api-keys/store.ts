@@ -101,16 +101,45 @@ function matching(db: Knex, accountId: string, f: KeyFilter, now: Date): Knex.Qu
   return q;
 }
 
-/** One page of the listing by keyset: `limit + 1` rows in the page's direction. */
-export async function pageKeys(db: Knex, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date): Promise<ApiKeyRecord[]> {
+/**
+ * How many keys, in the listing's order, a search reads before it turns to the names' index
+ * (a word in 6 % of the names fills a page of 50 after ~850 keys).
+ */
+export const SEARCH_WALK_LIMIT = 1000;
+
+/** The listing's order and cursor on `q` (keys as `k`), `limit` rows. */
+function ordered(q: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, limit: number): Knex.QueryBuilder {
   const sort = SORT[order.field];
   const ascending = (order.direction === 'ASC') !== page.backward;
   const dir = ascending ? 'asc' : 'desc';
-  const q = matching(db, accountId, f, now).select('k.*').orderByRaw(`${sort.expr} ${dir}, k.id ${dir}`).limit(page.limit + 1);
+  q.orderByRaw(`${sort.expr} ${dir}, k.id ${dir}`).limit(limit);
   if (page.cursor) {
     q.whereRaw(`(${sort.expr}, k.id) ${ascending ? '>' : '<'} (?::${sort.cast}, ?)`, page.cursor as string[]);
   }
-  return ((await q) as ApiKeyRow[]).map(toApiKeyRecord);
+  return q;
+}
+
+const records = async (q: Knex.QueryBuilder): Promise<ApiKeyRecord[]> => ((await q) as ApiKeyRow[]).map(toApiKeyRecord);
+
+/**
+ * One page of the listing by keyset: `limit + 1` rows in the page's direction.
+ *
+ * A search for a common word through the names' trigram index would read thousands of keys only
+ * to sort them and keep 50 (43 ms for a word in 6 % of 100,000 names). So a search first reads
+ * the listing's order, at most `walkLimit` keys, testing each name, and stops once the page is
+ * full (2.3 ms for that word). When that falls short (a rarer word, other filters, the end of
+ * the results), the page is read from every key the names' index matches.
+ */
+export async function pageKeys(
+  db: Knex, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date, walkLimit = SEARCH_WALK_LIMIT,
+): Promise<ApiKeyRecord[]> {
+  const rows = page.limit + 1;
+  const matched = () => records(ordered(matching(db, accountId, f, now).select('k.*'), order, page, rows));
+  if (!f.search) return matched();
+  const walk = ordered(matching(db, accountId, { ...f, search: null }, now).select('k.*'), order, page, walkLimit);
+  const named = db.select('k.*').from(walk.as('k')).whereRaw(`lower(k.name) like ? escape '\\'`, [likePattern(f.search)]);
+  const found = await records(ordered(named, order, { ...page, cursor: null }, rows));
+  return found.length === rows ? found : matched();
 }
 
 export async function countKeys(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<number> {

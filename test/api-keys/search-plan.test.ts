@@ -1,0 +1,79 @@
+// A search reads the listing's order until its page is full (a common word), or, when that
+// falls short, every key the names' index matches. Whichever way, every page of every order is
+// the same; the limits here force each way.
+import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
+import type { PageRequest } from '../../src/lib/connection';
+import { cursorOfKey, pageKeys, type KeyFilter } from '../../src/modules/api-keys/store';
+import { seedAccount } from '../helpers/factories';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const DAY_MS = 86_400_000;
+/** Keys a search reads in order before it turns to the names' index. */
+const WALK_LIMITS = {
+  'the names index': 1,
+  'the listing order': 1000,
+  'the order, falling short on some pages': 7,
+};
+const ORDERS: [ApiKeyOrderField, OrderDirection][] = [['CREATED_AT', 'DESC'], ['NAME', 'ASC'], ['EXPIRES_AT', 'ASC'], ['LAST_USED_AT', 'DESC']];
+
+let server: TestServer;
+let account: string;
+let channelId: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const acme = await seedAccount(server, 'acme');
+  account = acme.account;
+  channelId = acme.channels.ci.id;
+  const base = Date.now() + 30 * DAY_MS;
+  for (let i = 0; i < 36; i++) {
+    // "ledger" in two thirds of the names, "Rare" in three; expiries out of step with creation
+    const name = i % 12 === 5 ? `Rare tool ${i}` : i % 3 === 0 ? `deploy ${i}` : `Ledger sync ${(i * 7) % 36}`;
+    await acme.createKey({ name, expiresAt: new Date(base + ((i * 11) % 36) * DAY_MS).toISOString(), channelId: i % 2 ? acme.channels.ci.id : acme.channels.ide.id });
+  }
+}, 120_000);
+afterAll(() => server?.stop());
+
+const noFilter: KeyFilter = {
+  search: null, teamIds: [], withoutTeam: null, developerIds: [], channelIds: [], instanceIds: [], clouds: [], statuses: [],
+  expiresBefore: null, expiresAfter: null,
+};
+
+/** Every page of 5, forward then backward from the end, as IDs. */
+async function walkAll(filter: KeyFilter, field: ApiKeyOrderField, direction: OrderDirection, walkLimit: number): Promise<{ forward: string[]; backward: string[] }> {
+  const order = { field, direction };
+  const now = new Date();
+  const pages = async (backward: boolean) => {
+    const ids: string[] = [];
+    let cursor: unknown[] | null = null;
+    for (let guard = 0; guard < 50; guard++) {
+      const page: PageRequest = { limit: 5, cursor, backward, hasCursor: cursor !== null };
+      const rows = await pageKeys(server.knex, account, filter, order, page, now, walkLimit);
+      const shown = rows.slice(0, 5);
+      ids.push(...shown.map((k) => k.id));
+      if (rows.length <= 5) return ids;
+      cursor = cursorOfKey(order)(shown[shown.length - 1]);
+    }
+    throw new Error('paging did not end');
+  };
+  return { forward: await pages(false), backward: (await pages(true)).reverse() };
+}
+
+describe.each(['ledger', 'RARE', 'no such name'])('search "%s"', (search) => {
+  test.each(ORDERS)('every page by %s %s is the same whichever way it was found', async (field, direction) => {
+    const results = await Promise.all(Object.values(WALK_LIMITS).map((limit) => walkAll({ ...noFilter, search }, field, direction, limit)));
+    const expected = results[0].forward;
+    expect(expected.length).toBe(search === 'ledger' ? 21 : search === 'RARE' ? 3 : 0);
+    for (const r of results) {
+      expect(r.forward).toEqual(expected);
+      expect(r.backward).toEqual(expected);
+    }
+  });
+
+  test('with another filter on top', async () => {
+    const filter = { ...noFilter, search, channelIds: [channelId] };
+    const results = await Promise.all(Object.values(WALK_LIMITS).map((limit) => walkAll(filter, 'CREATED_AT', 'DESC', limit)));
+    for (const r of results) expect(r.forward).toEqual(results[0].forward);
+    if (search === 'ledger') expect(results[0].forward.length).toBeGreaterThan(5);
+  });
+});
