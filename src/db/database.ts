@@ -41,8 +41,8 @@ const statementNames = new Map<string, { name: string }>();
 
 /**
  * Options that make a statement a prepared one on a PostgreSQL server, named after its text:
- * each pooled connection parses it once, and after a few runs PostgreSQL keeps one plan for
- * it instead of planning it on every run. For statements of the hottest paths whose text
+ * each pooled connection parses it once, and after five runs PostgreSQL may keep one generic
+ * plan for it instead of planning it on every run. For statements of the hottest paths whose text
  * comes from a small fixed set only, as each stays prepared on every connection for its life.
  * (The embedded database ignores the name.)
  */

@@ -22,9 +22,8 @@ export function mapToMany<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) =
 /**
  * A DataLoader that also hands out synchronously what it already holds (primed or loaded).
  * graphql-js completes a plain value in place, while each promise costs it microtasks and an
- * asynchronous completion of the field and everything below it: on a page of 50 keys, each with
- * a developer, an instance, a channel and teams that the listing primed, that was most of the
- * execution's time.
+ * asynchronous completion of the field and everything below it: a page of 50 keys, each with a
+ * developer, an instance, a channel and teams that the listing primed, has 200 such fields.
  */
 export class Loader<K, V> extends DataLoader<K, V, K> {
   private readonly held = new Map<K, V>();
@@ -32,7 +31,9 @@ export class Loader<K, V> extends DataLoader<K, V, K> {
   constructor(batch: (keys: readonly K[]) => Promise<V[]>) {
     super(async (keys) => {
       const values = await batch(keys);
-      values.forEach((value, i) => this.held.set(keys[i], value));
+      values.forEach((value, i) => {
+        if (!(value instanceof Error)) this.held.set(keys[i], value);
+      });
       return values;
     });
   }
