@@ -137,14 +137,14 @@ export async function revokeKeys(
 }
 
 /**
- * Adds and removes teams on keys in the caller's transaction. Each key whose team set changes
- * gets a version bump and one TEAMS_CHANGED event. Returns the IDs of the changed keys.
+ * Adds and removes teams on keys (live, locked by the caller) in the caller's transaction. Each
+ * key whose team set changes gets a version bump and one TEAMS_CHANGED event. Returns the IDs
+ * of the changed keys.
  */
 export async function recordTeamChanges(
-  trx: Knex, principal: AccountPrincipal, keyIds: readonly string[], teams: { add: TeamRecord[]; remove: TeamRecord[] },
+  trx: Knex, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], teams: { add: TeamRecord[]; remove: TeamRecord[] },
 ): Promise<string[]> {
-  if (keyIds.length === 0) return [];
-  const keys = await store.lockKeys(trx, principal.accountId, keyIds);
+  if (keys.length === 0) return [];
   const current = new Map<string, Set<string>>(keys.map((k) => [k.id, new Set<string>()]));
   for (const { apiKeyId, teamId } of await store.teamIdsOfKeys(trx, keys.map((k) => k.id))) current.get(apiKeyId)?.add(teamId);
   const names = new Map<string, string>([...teams.add, ...teams.remove].map((t) => [t.id, t.name]));
@@ -365,18 +365,18 @@ export async function updateApiKeyTeams(
   if (both) throw badInput('input.removeTeamIds', `Team ${both} is both added and removed`);
 
   return inTransaction(ctx, async (trx) => {
-    let keyIds: string[];
+    let keys: ApiKeyRecord[];
     if (apiKeyIds) {
-      const found = await store.lockKeys(trx, accountId, apiKeyIds);
-      const missing = apiKeyIds.find((id) => !found.some((k) => k.id === id));
+      keys = await store.lockKeys(trx, accountId, apiKeyIds);
+      const found = new Set(keys.map((k) => k.id));
+      const missing = apiKeyIds.find((id) => !found.has(id));
       if (missing) throw notFound('API key', missing, 'input.apiKeyIds');
-      keyIds = found.map((k) => k.id);
     } else {
-      keyIds = await store.lockKeyIdsMatching(trx, accountId, filter as store.KeyFilter, new Date());
+      keys = await store.lockKeysMatching(trx, accountId, filter as store.KeyFilter, new Date());
     }
     const add = await resolveTeams(trx, accountId, addTeamIds, addNewTeamNames, 'input.addTeamIds');
     const remove = await resolveTeams(trx, accountId, removeTeamIds, [], 'input.removeTeamIds');
-    const changed = await recordTeamChanges(trx, principal, keyIds, { add, remove });
+    const changed = await recordTeamChanges(trx, principal, keys, { add, remove });
     const apiKeys = changed.length ? await store.keysByIds(trx, accountId, changed.slice(0, BULK_RESULT_LIMIT)) : [];
     return { apiKeys: apiKeys.sort((a, b) => a.id.localeCompare(b.id)), updatedCount: changed.length };
   });

@@ -223,10 +223,9 @@ export async function relationsOfKeys(db: Knex, accountId: string, keys: readonl
   };
 }
 
-/** IDs of every live key matching the filter, locked for a bulk change. */
-export async function lockKeyIdsMatching(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<string[]> {
-  const rows: { id: string }[] = await matching(db, accountId, f, now).select('k.id').orderBy('k.id').forUpdate();
-  return rows.map((r) => r.id);
+/** Every live key matching the filter, locked for a bulk change, in ID order (as {@link lockKeys}). */
+export async function lockKeysMatching(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<ApiKeyRecord[]> {
+  return records(matching(db, accountId, f, now).select('k.*').orderBy('k.id').forUpdate());
 }
 
 /** Live keys by ID; with an account, only that account's. */

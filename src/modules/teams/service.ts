@@ -8,6 +8,7 @@ import { pageRequest, toConnection, type Connection, type PageArgs } from '../..
 import { newId } from '../../lib/ids';
 import { cleanName, searchText } from '../../lib/validate';
 import { recordTeamChanges } from '../api-keys/service';
+import { lockKeys } from '../api-keys/store';
 import type { TeamRecord } from './model';
 import * as store from './store';
 
@@ -72,7 +73,7 @@ export async function deleteTeam(ctx: Context, input: DeleteTeamInput): Promise<
     const [team] = await store.teamsByIds(trx, principal.accountId, [input.id]);
     if (!team) throw notFound('team', input.id, 'input.id');
     const keyIds: string[] = (await trx('api_key_teams').where({ team_id: team.id }).select('api_key_id')).map((r: { api_key_id: string }) => r.api_key_id);
-    await recordTeamChanges(trx, principal, keyIds, { add: [], remove: [team] });
+    await recordTeamChanges(trx, principal, await lockKeys(trx, principal.accountId, keyIds), { add: [], remove: [team] });
     await store.deleteTeamRow(trx, principal.accountId, team.id);
     return team.id;
   });
