@@ -10,13 +10,13 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+/** The flags `npm start` and the Dockerfile run the service with. */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
+
 /**
  * Starts the service in a child process on 127.0.0.1 with a random port (`nodeArgs`, e.g.
  * `--cpu-prof`, go to its node; BENCH_SERVER_NODE_ARGS adds more).
  */
-/** The flags `npm start` and the Dockerfile run the service with. */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
-
 export async function startBenchServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchServer> {
   const child: ChildProcess = fork(path.join(__dirname, '..', 'server-child.ts'), [], {
     execArgv: ['--import', 'tsx', ...SERVER_NODE_FLAGS, ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
