@@ -15,6 +15,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { signToken } from '../src/auth/tokens';
 import { ensureBuilt } from './lib/build';
+import { percentile } from './lib/load';
 import { SERVER_NODE_FLAGS } from './lib/server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -92,8 +93,8 @@ interface Measured {
   latencies: number[];
 }
 
-/** The p-th percentile (0–100) of sorted values: the smallest value at or above p % of them. */
-const percentileOf = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+/** The p-th percentile (0–100) of sorted latencies; 0 when there were none. */
+const percentileOf = (sorted: number[], p: number) => (sorted.length ? percentile(sorted, p) : 0);
 
 async function measure(
   label: string, url: string, seconds: number, headers: Record<string, string>, body: string, amount?: number,
