@@ -7,9 +7,10 @@
  * Environment: BENCH_CONNECTIONS (50), BENCH_SECONDS (about 8 per server, split over the rounds),
  * BENCH_ROUNDS (4: the servers take turns), BENCH_WARMUP_SECONDS (2),
  * BENCH_DATABASE_URL (default memory://, an embedded database; or postgres://…),
- * BENCH_SERVER_NODE_ARGS (extra Node.js flags for the service, such as --cpu-prof).
+ * BENCH_SERVER_NODE_ARGS (extra Node.js flags for both servers, such as --cpu-prof).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -87,8 +88,23 @@ async function graphql<T>(url: string, token: string, query: string, variables: 
   return body.data as T;
 }
 
+/** CPU seconds (user and system) a process has used so far, from Linux's /proc; NaN elsewhere. */
+function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+  } catch {
+    return NaN;
+  }
+}
+
 interface Measured {
   label: string; requests: number; rate: number; p50: number; p99: number; errors: number; non2xx: number; seconds: number;
+  /** The server's CPU time per answered request, in µs (NaN where /proc is missing). */
+  serverCpuUs: number;
+  /** The load generator's (this process's) CPU time per answered request, in µs. */
+  clientCpuUs: number;
   /** Every answer's latency in ms, unrounded (autocannon's own percentiles are whole milliseconds). */
   latencies: number[];
 }
@@ -97,8 +113,11 @@ interface Measured {
 const percentileOf = (sorted: number[], p: number) => (sorted.length ? percentile(sorted, p) : 0);
 
 async function measure(
-  label: string, url: string, seconds: number, headers: Record<string, string>, body: string, amount?: number,
+  label: string, server: Child, path: string, seconds: number, headers: Record<string, string>, body: string, amount?: number,
 ): Promise<Measured> {
+  const url = server.url + path;
+  const serverCpuBefore = cpuSecondsOf(server.process.pid);
+  const clientCpuBefore = process.cpuUsage();
   const started = performance.now();
   let lastResponse = started;
   const latencies: number[] = [];
@@ -115,10 +134,14 @@ async function measure(
     });
   });
   const elapsed = (lastResponse - started) / 1000;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  const perRequestUs = (seconds: number) => (seconds * 1e6) / result['2xx'];
   const sorted = latencies.sort((a, b) => a - b);
   return {
     label, requests: result['2xx'], rate: result['2xx'] / elapsed, p50: percentileOf(sorted, 50), p99: percentileOf(sorted, 99),
     errors: result.errors, non2xx: result.non2xx, seconds: elapsed, latencies: sorted,
+    serverCpuUs: perRequestUs(cpuSecondsOf(server.process.pid) - serverCpuBefore),
+    clientCpuUs: perRequestUs((clientCpu.user + clientCpu.system) / 1e6),
   };
 }
 
@@ -127,7 +150,9 @@ function combine(runs: Measured[]): Measured {
   const requests = runs.reduce((n, m) => n + m.requests, 0);
   const seconds = runs.reduce((n, m) => n + m.seconds, 0);
   const latencies = runs.flatMap((m) => m.latencies).sort((a, b) => a - b);
+  const cpuUs = (of: (m: Measured) => number) => runs.reduce((n, m) => n + of(m) * m.requests, 0) / requests;
   return {
+    serverCpuUs: cpuUs((m) => m.serverCpuUs), clientCpuUs: cpuUs((m) => m.clientCpuUs),
     label: runs[0].label, requests, seconds, rate: requests / seconds, p50: percentileOf(latencies, 50), p99: percentileOf(latencies, 99),
     errors: runs.reduce((n, m) => n + m.errors, 0), non2xx: runs.reduce((n, m) => n + m.non2xx, 0), latencies,
   };
@@ -157,8 +182,8 @@ const num = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFracti
 async function main(): Promise<void> {
   console.log(`bench:verify — ${CONNECTIONS} connections, ${SECONDS} s per server in ${ROUNDS} alternating rounds (after ${WARMUP_SECONDS} s warm-up), ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log(`database: ${DATABASE_URL.startsWith('postgres') ? 'PostgreSQL' : 'embedded (PGlite, in memory)'}; starting servers…`);
-  const bare = await startChild(['-e', BARE_SERVER], {});
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const bare = await startChild([...nodeArgs, '-e', BARE_SERVER], {});
   ensureBuilt(ROOT);
   const service = await startChild([...SERVER_NODE_FLAGS, ...nodeArgs, 'dist/src/server.js'], {
     NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', DATABASE_URL, JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
@@ -188,17 +213,18 @@ async function main(): Promise<void> {
     // warm both servers (JIT, cache, connections); their warm-up rates size the measured runs,
     // which send a fixed number of requests. The two servers take turns for BENCH_ROUNDS rounds
     // (BENCH_SECONDS in all per server), so a passing disturbance of the machine hits both.
-    const bareWarm = await measure('warm-up', `${bare.url}/`, WARMUP_SECONDS, headers, body);
-    const verifyWarm = await measure('warm-up', `${service.url}/v1/keys/verify`, WARMUP_SECONDS, headers, body);
+    const bareWarm = await measure('warm-up', bare, '/', WARMUP_SECONDS, headers, body);
+    const verifyWarm = await measure('warm-up', service, '/v1/keys/verify', WARMUP_SECONDS, headers, body);
     const before = await settledUsageTotal(service.url, viewer);
     const amountFor = (m: Measured) => Math.max(CONNECTIONS * 10, Math.round((m.rate * SECONDS) / ROUNDS));
     const rounds: { baseline: Measured; verify: Measured }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const baselineRun = await measure('bare http.createServer', `${bare.url}/`, SECONDS, headers, body, amountFor(bareWarm));
-      const verifyRun = await measure('POST /v1/keys/verify', `${service.url}/v1/keys/verify`, SECONDS, headers, body, amountFor(verifyWarm));
+      const baselineRun = await measure('bare http.createServer', bare, '/', SECONDS, headers, body, amountFor(bareWarm));
+      const verifyRun = await measure('POST /v1/keys/verify', service, '/v1/keys/verify', SECONDS, headers, body, amountFor(verifyWarm));
       rounds.push({ baseline: baselineRun, verify: verifyRun });
-      console.log(`round ${round + 1}: bare ${num(baselineRun.rate)} req/s (p99 ${num(baselineRun.p99, 2)} ms), `
-        + `verify ${num(verifyRun.rate)} req/s (p99 ${num(verifyRun.p99, 2)} ms), ${num((verifyRun.rate / baselineRun.rate) * 100, 1)}%`);
+      console.log(`round ${round + 1}: bare ${num(baselineRun.rate)} req/s (p99 ${num(baselineRun.p99, 2)} ms, ${num(baselineRun.serverCpuUs, 1)} µs CPU), `
+        + `verify ${num(verifyRun.rate)} req/s (p99 ${num(verifyRun.p99, 2)} ms, ${num(verifyRun.serverCpuUs, 1)} µs CPU), `
+        + `${num((verifyRun.rate / baselineRun.rate) * 100, 1)}%`);
     }
     const baseline = combine(rounds.map((r) => r.baseline));
     const verify = combine(rounds.map((r) => r.verify));
@@ -207,9 +233,11 @@ async function main(): Promise<void> {
 
     const ratio = verify.rate / baseline.rate;
     console.log('');
-    console.log(`${pad('server', 26)}${pad('requests', 11)}${pad('req/s', 10)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}errors/non-2xx`);
+    console.log(`${pad('server', 26)}${pad('requests', 11)}${pad('req/s', 10)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}`
+      + `${pad('server CPU µs/req', 19)}${pad('client CPU µs/req', 19)}errors/non-2xx`);
     for (const m of [baseline, verify]) {
-      console.log(`${pad(m.label, 26)}${pad(num(m.requests), 11)}${pad(num(m.rate), 10)}${pad(num(m.p50, 2), 8)}${pad(num(m.p99, 2), 8)}${m.errors}/${m.non2xx}`);
+      console.log(`${pad(m.label, 26)}${pad(num(m.requests), 11)}${pad(num(m.rate), 10)}${pad(num(m.p50, 2), 8)}${pad(num(m.p99, 2), 8)}`
+        + `${pad(num(m.serverCpuUs, 1), 19)}${pad(num(m.clientCpuUs, 1), 19)}${m.errors}/${m.non2xx}`);
     }
     console.log('');
     const verdicts: [string, boolean][] = [
