@@ -1,5 +1,6 @@
 import { pruneUsage, UsageRecorder } from '../../src/modules/usage/recorder';
 import type { UsageDims } from '../../src/modules/usage/model';
+import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { eventually } from '../verification/verify';
 import { byLabel, usage } from './report';
@@ -157,6 +158,43 @@ describe('the buffer', () => {
     expect(recorder.depth).toBe(0);
     const row = await server.knex('usage_hourly').where({ account_id: 'failing' }).first<{ valid: number; rejected: number }>('valid', 'rejected');
     expect(row).toEqual({ valid: 8, rejected: 3 });
+  });
+
+  test('one dimension object counted again and again: each count in its hour and flush, the latest use kept through a failed flush', async () => {
+    const reusing = await seedAccount(server, 'reusing');
+    const key = await reusing.createKey();
+    const same: UsageDims = { ...dims('reusing'), apiKeyId: key.id };
+    const hour = Date.parse('2026-11-02T10:00:00Z');
+    const errors: unknown[] = [];
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) });
+    recorder.record(same, true, hour + 1000);
+    recorder.record(same, false, hour + 3_599_999);
+    recorder.record(same, true, hour + 3_600_000); // the next hour
+    await recorder.flush();
+    recorder.record(same, false, hour + 3_600_001); // the same hour as the last count, but after the flush
+    recorder.record(same, true, hour + 5000); // back in the first hour
+    // the next flush fails: its counts and latest use must reach the one after
+    await server.knex.raw(`create function refuse_usage() returns trigger language plpgsql as $$
+      begin if new.account_id = 'reusing' then raise exception 'refused'; end if; return new; end $$`);
+    await server.knex.raw('create trigger refuse_usage before insert on usage_hourly for each row execute function refuse_usage()');
+    try {
+      recorder.record(same, true, hour + 7_200_000);
+      await recorder.flush();
+      expect(errors).toHaveLength(1);
+      recorder.record(same, false, hour + 7_000_000);
+    } finally {
+      await server.knex.raw('drop trigger refuse_usage on usage_hourly');
+      await server.knex.raw('drop function refuse_usage()');
+    }
+    await recorder.flush();
+    const rows = await server.knex('usage_hourly').where({ account_id: 'reusing' }).orderBy('hour').select('hour', 'valid', 'rejected');
+    expect(rows.map((r: { hour: Date; valid: number; rejected: number }) => [r.hour.toISOString(), r.valid, r.rejected])).toEqual([
+      ['2026-11-02T10:00:00.000Z', 2, 1],
+      ['2026-11-02T11:00:00.000Z', 1, 2],
+      ['2026-11-02T12:00:00.000Z', 1, 0],
+    ]);
+    const stored = await server.knex('api_keys').where({ id: key.id }).first<{ last_used_at: Date }>('last_used_at');
+    expect(stored.last_used_at.toISOString()).toBe(new Date(hour + 7_200_000).toISOString());
   });
 
   test('counts recorded while a flush is being written are not lost', async () => {

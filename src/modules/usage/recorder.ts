@@ -4,7 +4,13 @@ import type { UsageDims } from './model';
 
 const HOUR = 3_600_000;
 
-interface Bucket { dims: UsageDims; hour: number; valid: number; rejected: number }
+interface Bucket {
+  dims: UsageDims; hour: number; valid: number; rejected: number;
+  /** The latest verification counted in it (the key's lastUsedAt). */
+  lastAt: number;
+  /** The flush generation whose buffer holds it. */
+  generation: number;
+}
 
 const dimsKey = (d: UsageDims) =>
   `${d.accountId}\u0000${d.apiKeyId}\u0000${d.channelId}\u0000${d.instanceId}\u0000${d.developerId}\u0000${d.cloud}\u0000${d.teamIds.join(',')}`;
@@ -39,7 +45,10 @@ export interface UsageRecorderOptions {
  */
 export class UsageRecorder {
   private buffer = new Map<string, Bucket>();
-  private lastUsed = new Map<string, number>();
+  /** Bumped whenever the buffer is taken for a flush. */
+  private generation = 0;
+  /** The bucket a dimension object was last counted in: a cached key's verifications skip the buffer's lookup. */
+  private latest = new WeakMap<UsageDims, Bucket>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private pending = 0;
@@ -60,23 +69,32 @@ export class UsageRecorder {
   }
 
   record(given: UsageDims, valid: boolean, at = Date.now()): void {
-    // one roll-up row per team set: the same teams in another order must not become a second row of one statement
-    const dims = isSorted(given.teamIds) ? given : { ...given, teamIds: [...given.teamIds].sort() };
-    const hour = Math.floor(at / HOUR) * HOUR;
-    const key = bucketKey(dims, hour);
-    let bucket = this.buffer.get(key);
-    if (!bucket) {
-      bucket = { dims, hour, valid: 0, rejected: 0 };
-      this.buffer.set(key, bucket);
+    const hour = at - (at % HOUR);
+    let bucket = this.latest.get(given);
+    if (bucket === undefined || bucket.hour !== hour || bucket.generation !== this.generation) {
+      bucket = this.bucketFor(given, hour);
+      this.latest.set(given, bucket);
     }
     if (valid) bucket.valid++;
     else bucket.rejected++;
+    if (at > bucket.lastAt) bucket.lastAt = at;
     this.pending++;
-    if (dims.apiKeyId) this.lastUsed.set(dims.apiKeyId, Math.max(this.lastUsed.get(dims.apiKeyId) ?? 0, at));
     if (this.buffer.size >= this.options.flushSize && !this.sizeFlushQueued) {
       this.sizeFlushQueued = true;
       void this.flush().finally(() => { this.sizeFlushQueued = false; });
     }
+  }
+
+  private bucketFor(given: UsageDims, hour: number): Bucket {
+    // one roll-up row per team set: the same teams in another order must not become a second row of one statement
+    const dims = isSorted(given.teamIds) ? given : { ...given, teamIds: [...given.teamIds].sort() };
+    const key = bucketKey(dims, hour);
+    let bucket = this.buffer.get(key);
+    if (!bucket) {
+      bucket = { dims, hour, valid: 0, rejected: 0, lastAt: 0, generation: this.generation };
+      this.buffer.set(key, bucket);
+    }
+    return bucket;
   }
 
   /** Writes everything buffered so far; concurrent calls share one flush at a time. */
@@ -84,15 +102,13 @@ export class UsageRecorder {
     while (this.flushing) await this.flushing;
     if (this.buffer.size === 0) return;
     const buckets = [...this.buffer.values()];
-    const lastUsed = this.lastUsed;
     const count = this.pending;
     this.buffer = new Map();
-    this.lastUsed = new Map();
+    this.generation++;
     this.pending = 0;
-    this.flushing = this.write(buckets, lastUsed).catch((err: unknown) => {
+    this.flushing = this.write(buckets).catch((err: unknown) => {
       // keep the counts for the next flush
       for (const b of buckets) this.merge(b);
-      for (const [id, at] of lastUsed) this.lastUsed.set(id, Math.max(this.lastUsed.get(id) ?? 0, at));
       this.pending += count;
       this.options.onError?.(err);
     }).finally(() => { this.flushing = null; });
@@ -100,21 +116,21 @@ export class UsageRecorder {
   }
 
   private merge(b: Bucket): void {
-    const key = bucketKey(b.dims, b.hour);
-    const existing = this.buffer.get(key);
-    if (existing) {
-      existing.valid += b.valid;
-      existing.rejected += b.rejected;
-    } else {
-      this.buffer.set(key, { ...b });
-    }
+    const into = this.bucketFor(b.dims, b.hour);
+    into.valid += b.valid;
+    into.rejected += b.rejected;
+    into.lastAt = Math.max(into.lastAt, b.lastAt);
   }
 
-  private async write(unordered: Bucket[], lastUsedById: Map<string, number>): Promise<void> {
+  private async write(unordered: Bucket[]): Promise<void> {
     // Replicas flush the same hot rows: a fixed order of row locks keeps their flushes from deadlocking.
     const buckets = unordered.map((b) => ({ b, key: bucketKey(b.dims, b.hour) }))
       .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.b);
-    const lastUsed = new Map([...lastUsedById].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const latestById = new Map<string, number>();
+    for (const b of buckets) {
+      if (b.dims.apiKeyId) latestById.set(b.dims.apiKeyId, Math.max(latestById.get(b.dims.apiKeyId) ?? 0, b.lastAt));
+    }
+    const lastUsed = new Map([...latestById].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     // one flush writes the roll-ups of many accounts
     await scopedTransaction(this.db, ALL_ACCOUNTS, async (trx) => {
       await trx.raw(
