@@ -6,62 +6,38 @@ import type { KeyCache } from './modules/verification/cache';
 /** Most pre-bound label sets kept (operation names come from clients). */
 const MAX_BOUND_SERIES = 1000;
 
-/** One route and operation of a {@link LatencyHistogram}. */
-class LatencySeries {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-
-  constructor(readonly labels: { route: string; operation: string }, private readonly buckets: readonly number[]) {
-    this.counts = buckets.map(() => 0);
-  }
-
-  observe(seconds: number): void {
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (seconds <= this.buckets[i]) {
-        this.counts[i]++;
-        break;
-      }
-    }
-    this.sum += seconds;
-    this.count++;
-  }
-}
+type Labels = Record<string, string>;
+type Sample = { metricName?: string; labels: Record<string, string | number>; value: number };
 
 /**
- * A Prometheus histogram by route and operation whose observation is a bucket search and three
- * additions: prom-client's validates and hashes the labels on every call, a measurable part of
- * the verification route's time.
+ * A Prometheus metric whose label sets are bound once, so that counting is plain arithmetic on
+ * a series object: prom-client's metrics validate and hash their labels on every call, a
+ * measurable part of the verification route's time. Registered with prom-client's registry,
+ * which reads it through `get`.
  */
-class LatencyHistogram {
-  readonly type = 'histogram';
+abstract class LightMetric<S extends { labels: Labels }> {
+  abstract readonly type: 'counter' | 'histogram';
   readonly aggregator = 'sum';
-  private readonly all = new Map<string, LatencySeries>();
+  private readonly all = new Map<string, S>();
 
-  constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[]) {}
+  constructor(readonly name: string, readonly help: string, private readonly labelNames: readonly string[]) {}
 
-  series(route: string, operation: string): LatencySeries {
-    const key = `${route} ${operation}`;
+  protected abstract create(labels: Labels): S;
+  protected abstract samples(series: S): Sample[];
+
+  /** The series of these label values (in the order of the label names). */
+  series(...values: string[]): S {
+    const key = values.join('\u0000');
     let series = this.all.get(key);
     if (!series) {
-      series = new LatencySeries({ route, operation }, this.buckets);
+      series = this.create(Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]])));
       this.all.set(key, series);
     }
     return series;
   }
 
   get() {
-    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
-    for (const { labels, counts, sum, count } of this.all.values()) {
-      let cumulative = 0;
-      this.buckets.forEach((le, i) => {
-        cumulative += counts[i];
-        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...labels }, value: cumulative });
-      });
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...labels }, value: count });
-      values.push({ metricName: `${this.name}_sum`, labels, value: sum });
-      values.push({ metricName: `${this.name}_count`, labels, value: count });
-    }
+    const values = [...this.all.values()].flatMap((series) => this.samples(series));
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
 
@@ -70,29 +46,94 @@ class LatencyHistogram {
   }
 }
 
+class CounterSeries {
+  value = 0;
+
+  constructor(readonly labels: Labels) {}
+
+  inc(): void {
+    this.value++;
+  }
+}
+
+class LightCounter extends LightMetric<CounterSeries> {
+  readonly type = 'counter';
+
+  protected create(labels: Labels): CounterSeries {
+    return new CounterSeries(labels);
+  }
+
+  protected samples({ labels, value }: CounterSeries): Sample[] {
+    return [{ labels, value }];
+  }
+}
+
+class HistogramSeries {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(readonly labels: Labels, private readonly buckets: readonly number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+
+  observe(value: number): void {
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (value <= this.buckets[i]) {
+        this.counts[i]++;
+        break;
+      }
+    }
+    this.sum += value;
+    this.count++;
+  }
+}
+
+class LightHistogram extends LightMetric<HistogramSeries> {
+  readonly type = 'histogram';
+
+  constructor(name: string, help: string, labelNames: readonly string[], private readonly buckets: readonly number[]) {
+    super(name, help, labelNames);
+  }
+
+  protected create(labels: Labels): HistogramSeries {
+    return new HistogramSeries(labels, this.buckets);
+  }
+
+  protected samples({ labels, counts, sum, count }: HistogramSeries): Sample[] {
+    let cumulative = 0;
+    return [
+      ...this.buckets.map((le, i) => {
+        cumulative += counts[i];
+        return { metricName: `${this.name}_bucket`, labels: { le, ...labels }, value: cumulative };
+      }),
+      { metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...labels }, value: count },
+      { metricName: `${this.name}_sum`, labels, value: sum },
+      { metricName: `${this.name}_count`, labels, value: count },
+    ];
+  }
+}
+
 /** Prometheus metrics of one service process. */
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
-  const requests = new client.Counter({
-    name: 'qckeys_http_requests_total', help: 'HTTP requests by route, GraphQL operation and status',
-    labelNames: ['route', 'operation', 'status'] as const, registers: [registry],
-  });
-  const duration = new LatencyHistogram(
-    'qckeys_http_request_duration_seconds', 'HTTP request latency by route and GraphQL operation',
+  const requests = new LightCounter('qckeys_http_requests_total', 'HTTP requests by route, GraphQL operation and status',
+    ['route', 'operation', 'status']);
+  registry.registerMetric(requests as unknown as client.Metric);
+  const duration = new LightHistogram(
+    'qckeys_http_request_duration_seconds', 'HTTP request latency by route and GraphQL operation', ['route', 'operation'],
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   );
   registry.registerMetric(duration as unknown as client.Metric);
-  const verifications = new client.Counter({
-    name: 'qckeys_verifications_total', help: 'Key verifications by outcome', labelNames: ['code'] as const, registers: [registry],
-  });
+  const verifications = new LightCounter('qckeys_verifications_total', 'Key verifications by outcome', ['code']);
+  registry.registerMetric(verifications as unknown as client.Metric);
   const idempotency = new client.Counter({
     name: 'qckeys_idempotent_requests_total', help: 'Mutations sent with an Idempotency-Key by result (executed, replayed, conflict, in_progress)',
     labelNames: ['result'] as const, registers: [registry],
   });
   // label lookups hashed once per series, not on every request (the verification route is hot)
-  const bound = new Map<string, { requests: client.Counter.Internal; duration: LatencySeries }>();
-  const boundCodes = new Map<string, client.Counter.Internal>();
+  const bound = new Map<string, { requests: CounterSeries; duration: HistogramSeries }>();
   return {
     registry,
     idempotency,
@@ -100,7 +141,7 @@ export function createMetrics() {
       const key = `${route} ${operation} ${status}`;
       let series = bound.get(key);
       if (!series) {
-        series = { requests: requests.labels(route, operation, String(status)), duration: duration.series(route, operation) };
+        series = { requests: requests.series(route, operation, String(status)), duration: duration.series(route, operation) };
         if (bound.size < MAX_BOUND_SERIES) bound.set(key, series);
       }
       series.requests.inc();
@@ -108,12 +149,7 @@ export function createMetrics() {
     },
     /** Counts one verification outcome. */
     verified(code: string) {
-      let counter = boundCodes.get(code);
-      if (!counter) {
-        counter = verifications.labels(code);
-        boundCodes.set(code, counter);
-      }
-      counter.inc();
+      verifications.series(code).inc();
     },
     /** Gauges read at scrape time from the running parts. */
     watch(parts: { usage: UsageRecorder; cache: KeyCache; knex: Knex }) {
