@@ -240,8 +240,10 @@ async function verifyScenario(b: { url: string; rows: Row[] }): Promise<void> {
     child.on('exit', (code) => resolve(`${text}\n(exit ${code})`));
   });
   const figures = (label: string) => {
-    const m = new RegExp(`^${label}\\s+([\\d,]+)\\s+([\\d,.]+)\\s+([\\d,.]+)\\s+([\\d,.]+)`, 'm').exec(output);
-    return m ? { rps: Number(m[2].replace(/,/g, '')), p50: Number(m[3].replace(/,/g, '')), p99: Number(m[4].replace(/,/g, '')) } : null;
+    // requests, req/s, p50 ms, p99 ms, server CPU µs/req ("NaN" where /proc is missing)
+    const m = new RegExp(`^${label}\\s+([\\d,]+)\\s+([\\d,.]+)\\s+([\\d,.]+)\\s+([\\d,.]+)\\s+([\\d,.]+|NaN)`, 'm').exec(output);
+    const value = (text: string) => Number(text.replace(/,/g, ''));
+    return m ? { rps: value(m[2]), p50: value(m[3]), p99: value(m[4]), cpuMs: value(m[5]) / 1000 } : null;
   };
   const bare = figures('bare http\\.createServer');
   const verify = figures('POST /v1/keys/verify');
@@ -254,11 +256,11 @@ async function verifyScenario(b: { url: string; rows: Row[] }): Promise<void> {
   }
   const verdicts = output.split('\n').filter((l) => /^(PASS|FAIL) /.test(l));
   b.rows.push({
-    scenario: 'baseline: bare http.createServer, fixed JSON (50 conns)', rps: bare.rps, p50: bare.p50, p95: null, p99: bare.p99, statements: '-',
+    scenario: 'baseline: bare http.createServer, fixed JSON (50 conns)', rps: bare.rps, p50: bare.p50, p95: null, p99: bare.p99, statements: '-', cpuMs: bare.cpuMs,
     peakRssMb: null, baseline: '-', ratio: '-', target: '-', met: null,
   });
   b.rows.push({
-    scenario: 'REST verification, warm cache (50 conns, bench/verify.ts)', rps: verify.rps, p50: verify.p50, p95: null, p99: verify.p99, statements: '-',
+    scenario: 'REST verification, warm cache (50 conns, bench/verify.ts)', rps: verify.rps, p50: verify.p50, p95: null, p99: verify.p99, statements: '-', cpuMs: verify.cpuMs,
     peakRssMb: null, baseline: `bare ${Math.round(bare.rps)} req/s`, ratio: ratio(verify.rps, bare.rps), target,
     met: verdicts.length > 0 && verdicts.every((l) => l.startsWith('PASS')), note: verdicts.join('; '),
   });

@@ -18,7 +18,7 @@ export interface Row {
   note?: string;
 }
 
-const ms = (v: number | null) => (v === null || Number.isNaN(v) ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const ms = (v: number | null) => (v === null || Number.isNaN(v) ? '-' : v < 0.1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
 const num = (v: number | null) => (v === null ? '-' : Math.round(v).toLocaleString('en-US'));
 
 export function renderTable(rows: Row[]): string {
