@@ -132,7 +132,7 @@ export function createMetrics() {
     name: 'qckeys_idempotent_requests_total', help: 'Mutations sent with an Idempotency-Key by result (executed, replayed, conflict, in_progress)',
     labelNames: ['result'] as const, registers: [registry],
   });
-  // label lookups hashed once per series, not on every request (the verification route is hot)
+  // a route, operation and status find both their series in one lookup (the verification route is hot)
   const bound = new Map<string, { requests: CounterSeries; duration: HistogramSeries }>();
   return {
     registry,
