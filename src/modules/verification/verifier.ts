@@ -10,7 +10,17 @@ import { KeyCache } from './cache';
 import type { VerifiableKey, VerificationResult } from './model';
 import { keyByDigest } from './store';
 
-const NO_DIMS = { apiKeyId: '', channelId: '', instanceId: '', developerId: '', cloud: '', teamIds: [] };
+/** The dimensions of an account's verifications of no key of its own, one object per account (so counted as a cached key's). */
+const keylessDims = new Map<string, UsageDims>();
+
+function keylessDimsOf(accountId: string): UsageDims {
+  let dims = keylessDims.get(accountId);
+  if (!dims) {
+    dims = { accountId, apiKeyId: '', channelId: '', instanceId: '', developerId: '', cloud: '', teamIds: [] };
+    keylessDims.set(accountId, dims);
+  }
+  return dims;
+}
 
 /** A key's usage dimensions, built once per cached key object (a changed key is a new object). */
 const dimsByKey = new WeakMap<VerifiableKey, UsageDims>();
@@ -102,7 +112,7 @@ export class KeyVerifier {
       this.usage.record(usageDimsOf(key), result.valid);
     } else if (principal.accountId !== null) {
       // unknown to this account: counted in its totals, under no key
-      this.usage.record({ accountId: principal.accountId, ...NO_DIMS }, false);
+      this.usage.record(keylessDimsOf(principal.accountId), false);
     }
     this.stats.onOutcome?.(result.code);
     return result;
