@@ -113,9 +113,9 @@ interface Measured {
 const percentileOf = (sorted: number[], p: number) => (sorted.length ? percentile(sorted, p) : 0);
 
 async function measure(
-  label: string, server: Child, path: string, seconds: number, headers: Record<string, string>, body: string, amount?: number,
+  label: string, server: Child, route: string, seconds: number, headers: Record<string, string>, body: string, amount?: number,
 ): Promise<Measured> {
-  const url = server.url + path;
+  const url = server.url + route;
   const serverCpuBefore = cpuSecondsOf(server.process.pid);
   const clientCpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -135,7 +135,7 @@ async function measure(
   });
   const elapsed = (lastResponse - started) / 1000;
   const clientCpu = process.cpuUsage(clientCpuBefore);
-  const perRequestUs = (seconds: number) => (seconds * 1e6) / result['2xx'];
+  const perRequestUs = (cpuSeconds: number) => (cpuSeconds * 1e6) / result['2xx'];
   const sorted = latencies.sort((a, b) => a - b);
   return {
     label, requests: result['2xx'], rate: result['2xx'] / elapsed, p50: percentileOf(sorted, 50), p99: percentileOf(sorted, 99),
