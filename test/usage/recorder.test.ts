@@ -1,5 +1,6 @@
 import { pruneUsage, UsageRecorder } from '../../src/modules/usage/recorder';
 import type { UsageDims } from '../../src/modules/usage/model';
+import { serverUrl } from '../helpers/database';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { eventually } from '../verification/verify';
@@ -195,6 +196,39 @@ describe('the buffer', () => {
     ]);
     const stored = await server.knex('api_keys').where({ id: key.id }).first<{ last_used_at: Date }>('last_used_at');
     expect(stored.last_used_at.toISOString()).toBe(new Date(hour + 7_200_000).toISOString());
+  });
+
+  // a bulk change locks its keys in ID order while holding the first: a flush that locked the keys
+  // it writes last uses of in another order could deadlock with it, and fail the change
+  (serverUrl() ? test : test.skip)('a flush locks the keys it writes last uses of in ID order, as bulk changes do', async () => {
+    const locking = await seedAccount(server, 'locking');
+    const [lo, hi] = [(await locking.createKey()).id, (await locking.createKey()).id].sort();
+    // the lower key's row rewritten: it now lies after the higher one in the table, so a plain scan meets the higher first
+    await server.knex('api_keys').where({ id: lo }).update({ name: 'moved' });
+    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    const at = Date.now();
+    for (const id of [hi, lo]) recorder.record({ ...dims('locking'), apiKeyId: id }, true, at);
+
+    const bulk = await server.knex.transaction();
+    let flushed: Promise<void> | undefined;
+    try {
+      await bulk.raw('select 1 from api_keys where id = ? for update', [lo]);
+      flushed = recorder.flush();
+      await eventually(async () => {
+        const { rows } = await server.knex.raw(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%api_keys%' and pid <> pg_backend_pid()`);
+        return rows.length > 0;
+      }, 5000);
+      // the flush waits for the lower key without holding the higher one
+      await bulk.raw('select 1 from api_keys where id = ? for update nowait', [hi]);
+      await bulk.commit();
+    } catch (err) {
+      await bulk.rollback();
+      throw err;
+    } finally {
+      await flushed;
+    }
+    const rows = await server.knex('api_keys').whereIn('id', [lo, hi]).select('last_used_at');
+    expect(rows.map((r: { last_used_at: Date }) => r.last_used_at.getTime())).toEqual([at, at]);
   });
 
   test('counts recorded while a flush is being written are not lost', async () => {

@@ -126,11 +126,10 @@ export class UsageRecorder {
     // Replicas flush the same hot rows: a fixed order of row locks keeps their flushes from deadlocking.
     const buckets = unordered.map((b) => ({ b, key: bucketKey(b.dims, b.hour) }))
       .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.b);
-    const latestById = new Map<string, number>();
-    for (const b of buckets) {
-      if (b.dims.apiKeyId) latestById.set(b.dims.apiKeyId, Math.max(latestById.get(b.dims.apiKeyId) ?? 0, b.lastAt));
+    const lastUsed = new Map<string, number>();
+    for (const { dims: { apiKeyId }, lastAt } of buckets) {
+      if (apiKeyId) lastUsed.set(apiKeyId, Math.max(lastUsed.get(apiKeyId) ?? 0, lastAt));
     }
-    const lastUsed = new Map([...latestById].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     // one flush writes the roll-ups of many accounts
     await scopedTransaction(this.db, ALL_ACCOUNTS, async (trx) => {
       await trx.raw(
@@ -154,6 +153,9 @@ export class UsageRecorder {
         ],
       );
       if (lastUsed.size > 0) {
+        // locked in ID order first, as every change of many keys locks them: the update alone would lock
+        // them in its plan's order, and could deadlock with such a change (which then fails)
+        await trx.raw('select 1 from api_keys where id = any(?::text[]) order by id for no key update', [[...lastUsed.keys()]]);
         await trx.raw(
           `update api_keys set last_used_at = x.at
            from unnest(?::text[], ?::timestamptz[]) as x(id, at)
