@@ -52,6 +52,19 @@ describe('KeyCache', () => {
     expect(off.size).toBe(0);
   });
 
+  test('unknown digests are bounded on their own: a flood of guesses does not push known keys out', () => {
+    const cache = new KeyCache(60_000, 2, 3);
+    cache.set('a', keyOf('k1'), cache.generation);
+    cache.set('b', keyOf('k2'), cache.generation);
+    for (let i = 0; i < 100; i++) cache.set(`guess ${i}`, null, cache.generation);
+    expect(cache.get('a')?.id).toBe('k1');
+    expect(cache.get('b')?.id).toBe('k2');
+    expect(cache.size).toBe(5);
+    expect(cache.get('guess 99')).toBeNull();
+    expect(cache.get('guess 96')).toBeUndefined(); // the oldest guesses dropped
+    expect(cache.get('guess 97', Date.now() + 60_000)).toBeUndefined(); // and guesses expire
+  });
+
   test('holds at most its maximum, dropping the oldest', () => {
     const cache = new KeyCache(60_000, 2);
     cache.set('a', keyOf('k1'), cache.generation);
