@@ -3,8 +3,12 @@ import type { Knex } from 'knex';
 import type { UsageRecorder } from './modules/usage/recorder';
 import type { KeyCache } from './modules/verification/cache';
 
-/** Most pre-bound label sets kept (operation names come from clients). */
-const MAX_BOUND_SERIES = 1000;
+/**
+ * Most distinct operation names of a route that get series of their own. Names come from clients: past
+ * this many, a new name is counted as {@link OTHER_OPERATION}, so series (and memory) stay bounded.
+ */
+export const MAX_OPERATIONS = 500;
+export const OTHER_OPERATION = '(other)';
 
 type Labels = Record<string, string>;
 type Sample = { metricName?: string; labels: Record<string, string | number>; value: number };
@@ -134,15 +138,19 @@ export function createMetrics() {
   });
   // a route, operation and status find both their series in one lookup (the verification route is hot)
   const bound = new Map<string, { requests: CounterSeries; duration: HistogramSeries }>();
+  const operationsByRoute = new Map<string, Set<string>>();
   return {
     registry,
     idempotency,
     observe(route: string, operation: string, status: number, seconds: number) {
-      const key = `${route} ${operation} ${status}`;
-      let series = bound.get(key);
+      let series = bound.get(`${route} ${operation} ${status}`);
       if (!series) {
-        series = { requests: requests.series(route, operation, String(status)), duration: duration.series(route, operation) };
-        if (bound.size < MAX_BOUND_SERIES) bound.set(key, series);
+        let operations = operationsByRoute.get(route);
+        if (!operations) operationsByRoute.set(route, (operations = new Set()));
+        if (!operations.has(operation) && operations.size < MAX_OPERATIONS) operations.add(operation);
+        const label = operations.has(operation) ? operation : OTHER_OPERATION;
+        series = { requests: requests.series(route, label, String(status)), duration: duration.series(route, label) };
+        bound.set(`${route} ${label} ${status}`, series);
       }
       series.requests.inc();
       series.duration.observe(seconds);

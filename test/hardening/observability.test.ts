@@ -1,3 +1,4 @@
+import { MAX_OPERATIONS, OTHER_OPERATION } from '../../src/metrics';
 import { startCapturedServer, eventually, type CapturedServer } from './support';
 
 // servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
@@ -123,4 +124,22 @@ test('the usage-buffer depth gauge follows the buffer', async () => {
   expect(Number(/^qckeys_usage_buffer_depth (\d+)$/m.exec(await scrape())?.[1])).toBe(4);
   await server.service.services.usage.flush();
   expect(Number(/^qckeys_usage_buffer_depth (\d+)$/m.exec(await scrape())?.[1])).toBe(0);
+});
+
+test('operation names from clients get series up to a bound; later names are counted together', async () => {
+  const extra = 25;
+  const names = Array.from({ length: MAX_OPERATIONS + extra }, (_, i) => `Named${i}`);
+  for (let i = 0; i < names.length; i += 20) {
+    await Promise.all(names.slice(i, i + 20).map((name) => server.post(admin, { query: `query ${name} { viewer { subject } }`, operationName: name })));
+  }
+  const text = await scrape();
+  const operations = new Set([...text.matchAll(/qckeys_http_requests_total\{route="\/graphql",operation="([^"]*)"/g)].map((m) => m[1]));
+  expect(operations.size).toBe(MAX_OPERATIONS + 1);
+  expect(operations.has(OTHER_OPERATION)).toBe(true);
+  // the names sent before these, and the first of these, kept their own series until the bound was reached
+  expect(operations.has('Viewer')).toBe(true);
+  expect(operations.has('Named0')).toBe(true);
+  expect(operations.has(names[names.length - 1])).toBe(false);
+  const other = new RegExp(`qckeys_http_requests_total\\{route="/graphql",operation="\\(other\\)",status="200"\\} (\\d+)`).exec(text);
+  expect(Number(other?.[1])).toBeGreaterThanOrEqual(extra);
 });
