@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Principal } from '../../auth/principal';
 import type { Database } from '../../db/database';
 import { isWellFormed } from '../api-keys/secrets';
@@ -10,7 +9,7 @@ import { KeyCache } from './cache';
 import type { VerifiableKey, VerificationResult } from './model';
 import { keyByDigest } from './store';
 
-/** The dimensions of an account's verifications of no key of its own, one object per account (so counted as a cached key's). */
+/** Usage dimensions of an account's verifications that matched none of its keys: one object per account, counted as fast as a cached key's. */
 const keylessDims = new Map<string, UsageDims>();
 
 function keylessDimsOf(accountId: string): UsageDims {
@@ -76,12 +75,12 @@ export class KeyVerifier {
     this.stopListening = null;
   }
 
-  private lookup(knex: Knex, hex: string): Promise<VerifiableKey | null> {
+  private lookup(hex: string): Promise<VerifiableKey | null> {
     const generation = this.cache.generation;
     const pending = this.inflight.get(hex);
     // a lookup that started before the latest invalidation may have read the old row: don't join it
     if (pending && pending.generation === generation) return pending.promise;
-    const promise = keyByDigest(knex, Buffer.from(hex, 'hex')).then((key) => {
+    const promise = keyByDigest(this.db.knex, Buffer.from(hex, 'hex')).then((key) => {
       this.cache.set(hex, key, generation);
       return key;
     }).finally(() => {
@@ -103,7 +102,7 @@ export class KeyVerifier {
     if (cached) return this.counted(principal, decide(principal, cached, instanceId));
     if (!isWellFormed(secret)) return this.counted(principal, { valid: false, code: 'MALFORMED', key: null });
     if (cached === null) return this.counted(principal, decide(principal, null, instanceId));
-    return this.lookup(this.db.knex, hex).then((key) => this.counted(principal, decide(principal, key, instanceId)));
+    return this.lookup(hex).then((key) => this.counted(principal, decide(principal, key, instanceId)));
   }
 
   private counted(principal: Principal, result: VerificationResult): VerificationResult {
