@@ -153,14 +153,15 @@ export class UsageRecorder {
         ],
       );
       if (lastUsed.size > 0) {
+        const ids = [...lastUsed.keys()];
         // locked in ID order first, as every change of many keys locks them: the update alone would lock
         // them in its plan's order, and could deadlock with such a change (which then fails)
-        await trx.raw('select 1 from api_keys where id = any(?::text[]) order by id for no key update', [[...lastUsed.keys()]]);
+        await trx.raw('select 1 from api_keys where id = any(?::text[]) order by id for no key update', [ids]);
         await trx.raw(
           `update api_keys set last_used_at = x.at
            from unnest(?::text[], ?::timestamptz[]) as x(id, at)
            where api_keys.id = x.id and (api_keys.last_used_at is null or api_keys.last_used_at < x.at)`,
-          [[...lastUsed.keys()], [...lastUsed.values()].map((t) => new Date(t).toISOString())],
+          [ids, [...lastUsed.values()].map((t) => new Date(t).toISOString())],
         );
       }
     });
