@@ -41,3 +41,15 @@ export function requireVerifier(p: Principal): Principal {
   }
   return p;
 }
+
+/**
+ * Checks, before a mutation runs (or is replayed), that the principal may run every root field
+ * it selects: the same rule as the mutations' own checks (`verifyApiKey` needs verifier or admin,
+ * every other mutation admin), for the paths that act on a mutation before its resolvers do.
+ */
+export function requireMutationRoles(p: Principal, rootFields: readonly string[]): void {
+  const fields = rootFields.filter((name) => name !== '__typename');
+  if (fields.length === 0) return;
+  if (fields.every((name) => name === 'verifyApiKey')) requireVerifier(p);
+  else requireAdmin(p);
+}

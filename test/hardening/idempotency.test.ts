@@ -1,5 +1,7 @@
+import { IdempotencyCrypto, idempotencySecret } from '../../src/modules/idempotency/crypto';
+import { ownerOf } from '../../src/modules/idempotency/guard';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/server';
 
 // servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
 jest.setTimeout(90_000);
@@ -170,4 +172,93 @@ test('of two racing updateApiKey calls with the same expectedVersion exactly one
     expect(winner?.data?.updateApiKey.apiKey.version).toBe(2);
     expect(await countEvents(key.id, 'UPDATED')).toBe(1);
   }
+});
+
+describe('an Idempotency-Key belongs to the principal that sent it', () => {
+  const post = (token: string, query: string, variables: Record<string, unknown>, idem: string) =>
+    fetch(`${server.baseUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': idem },
+      body: JSON.stringify({ query, variables }),
+    });
+
+  test.each([['viewer'], ['verifier']] as const)('a %s replaying an admin\'s renewApiKey gets FORBIDDEN, not the new secret', async (role) => {
+    const key = await acme.createKey({ name: `renew replay by ${role}` });
+    const idem = `renew-${key.id}`;
+    const first = await post(acme.admin, RENEW, { input: { id: key.id } }, idem);
+    const secret = ((await first.json()) as { data: { renewApiKey: { secret: string } } }).data.renewApiKey.secret;
+
+    const replay = await post(acme[role], RENEW, { input: { id: key.id } }, idem);
+    const text = await replay.text();
+    expect(replay.headers.get('idempotent-replayed')).toBeNull();
+    expect(text).not.toContain(secret);
+    expect((JSON.parse(text) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(await countEvents(key.id, 'RENEWED')).toBe(1);
+  });
+
+  test('a viewer replaying an admin\'s createApiKey gets FORBIDDEN, not the secret', async () => {
+    const idem = newKey();
+    const input = keyInput(acme, 'create replay by viewer');
+    const first = await server.gql<CreateResult>(acme.admin, CREATE, { input }, { 'Idempotency-Key': idem });
+    const secret = (first.data as CreateResult).createApiKey.secret;
+    const replay = await post(acme.viewer, CREATE, { input }, idem);
+    const text = await replay.text();
+    expect(text).not.toContain(secret);
+    expect(replay.headers.get('idempotent-replayed')).toBeNull();
+    expect((JSON.parse(text) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('FORBIDDEN');
+  });
+
+  test('a viewer is refused at once while the admin\'s request with the same key is still running', async () => {
+    const key = await acme.createKey({ name: 'renew in flight' });
+    const idem = `renew-in-flight-${key.id}`;
+    // the admin's claim, as a request still in flight leaves it (no answer kept yet, lease running)
+    const crypto = new IdempotencyCrypto(idempotencySecret(null, TEST_JWT_SECRET).secret);
+    const owner = ownerOf({ accountId: 'acme', subject: 'acme-admin', roles: ['admin'] });
+    await server.knex('idempotency_keys').insert({
+      account_id: 'acme', key_hash: crypto.keyHash(owner, idem), request_hash: crypto.requestHash(owner, 'in flight'),
+      locked_until: new Date(Date.now() + 60_000), expires_at: new Date(Date.now() + 3_600_000),
+    });
+    const started = Date.now();
+    const viewer = await post(acme.viewer, RENEW, { input: { id: key.id } }, idem);
+    // the duplicate of a request in flight would wait IDEMPOTENCY_WAIT_MS (5 s) for it
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect((await viewer.json() as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(await countEvents(key.id, 'RENEWED')).toBe(0);
+  });
+
+  test('another admin of the account with the same key and body runs a request of its own', async () => {
+    const key = await acme.createKey({ name: 'renew by two admins' });
+    const idem = `renew-two-admins-${key.id}`;
+    const other = await server.token({ account: 'acme', roles: ['admin'], sub: 'acme-other-admin' });
+    const first = await post(acme.admin, RENEW, { input: { id: key.id } }, idem);
+    const firstSecret = ((await first.json()) as { data: { renewApiKey: { secret: string } } }).data.renewApiKey.secret;
+    const second = await post(other, RENEW, { input: { id: key.id } }, idem);
+    expect(second.headers.get('idempotent-replayed')).toBeNull();
+    const secondSecret = ((await second.json()) as { data: { renewApiKey: { secret: string } } }).data.renewApiKey.secret;
+    expect(secondSecret).not.toBe(firstSecret);
+    expect(await countEvents(key.id, 'RENEWED')).toBe(2);
+    // each admin's own retry still replays its own answer
+    const retry = await post(acme.admin, RENEW, { input: { id: key.id } }, idem);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toContain(firstSecret);
+  });
+
+  test('the same subject with other roles does not replay the first answer', async () => {
+    const key = await acme.createKey({ name: 'renew by changed roles' });
+    const idem = `renew-changed-roles-${key.id}`;
+    const adminOnly = await server.token({ account: 'acme', roles: ['admin'], sub: 'role-changer' });
+    const adminAndViewer = await server.token({ account: 'acme', roles: ['admin', 'viewer'], sub: 'role-changer' });
+    await post(adminOnly, RENEW, { input: { id: key.id } }, idem);
+    const second = await post(adminAndViewer, RENEW, { input: { id: key.id } }, idem);
+    expect(second.headers.get('idempotent-replayed')).toBeNull();
+    expect(await countEvents(key.id, 'RENEWED')).toBe(2);
+  });
+
+  test('a verifier may send verifyApiKey with an Idempotency-Key', async () => {
+    const key = await acme.createKey({ name: 'verified with header' });
+    const res = await server.gql<{ verifyApiKey: { valid: boolean } }>(acme.verifier,
+      'mutation($key: String!) { verifyApiKey(input: { key: $key }) { valid } }', { key: key.secret }, { 'Idempotency-Key': newKey() });
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.verifyApiKey.valid).toBe(true);
+  });
 });

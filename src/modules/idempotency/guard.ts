@@ -1,7 +1,7 @@
-import { Kind, parse, print, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { Kind, parse, print, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { Principal } from '../../auth/principal';
+import { requireMutationRoles, type Principal } from '../../auth/principal';
 import { ApiError, fromDatabaseError } from '../../errors';
 import { IdempotencyCrypto } from './crypto';
 import * as store from './store';
@@ -30,8 +30,8 @@ const POLL_MS = 50;
 
 interface Mutation {
   fingerprint: string;
-  /** Root fields selected; with one, a request that returned no data wrote nothing. */
-  rootFields: number;
+  /** Names of the root fields selected (through fragments too); with one, a request that returned no data wrote nothing. */
+  rootFields: string[];
 }
 
 const errorOutcome = (status: number, code: string, message: string, extra: Record<string, unknown> = {}): HttpOutcome => ({
@@ -66,11 +66,34 @@ export function mutationOf(body: unknown, maxTokens = 100_000): Mutation | null 
     ? operations.find((o) => o.name?.value === operationName)
     : operations.length === 1 ? operations[0] : undefined;
   if (!operation || operation.operation !== 'mutation') return null;
-  const rootFields = operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD) ? operation.selectionSet.selections.length : Infinity;
   return {
     fingerprint: canonical([print(document), typeof operationName === 'string' ? operationName : null, variables ?? {}]),
-    rootFields,
+    rootFields: rootFieldNames(document, operation.selectionSet),
   };
+}
+
+/** Every root field a selection set selects, through inline fragments and fragment spreads (each spread once). */
+function rootFieldNames(document: DocumentNode, selectionSet: SelectionSetNode, seen = new Set<string>()): string[] {
+  const names: string[] = [];
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      names.push(selection.name.value);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      names.push(...rootFieldNames(document, selection.selectionSet, seen));
+    } else if (!seen.has(selection.name.value)) {
+      seen.add(selection.name.value);
+      const fragment = document.definitions.find((d): d is FragmentDefinitionNode =>
+        d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
+      // an unknown fragment: validation refuses the document before anything runs
+      if (fragment) names.push(...rootFieldNames(document, fragment.selectionSet, seen));
+    }
+  }
+  return names;
+}
+
+/** Whose answers a request may replay: the same account, subject and roles. */
+export function ownerOf(principal: Principal): string {
+  return JSON.stringify([principal.accountId, principal.subject, [...principal.roles].sort()]);
 }
 
 /** True when the answer says nothing was done, so the key may be used again. */
@@ -85,16 +108,20 @@ function wroteNothing(outcome: HttpOutcome, mutation: Mutation): boolean {
   if (!parsed.errors?.length) return false;
   // one transaction per root field: a single failed field wrote nothing
   const noData = parsed.data == null || Object.values(parsed.data).every((v) => v === null);
-  return noData && mutation.rootFields === 1;
+  return noData && mutation.rootFields.length === 1;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Safe retries of mutations sent with an `Idempotency-Key` header (scoped to the account):
- * the first request claims the key and its answer is kept (encrypted) for 24 hours; a retry with
- * the same operation and variables gets that answer without running again; other input is
- * CONFLICT; a duplicate of a request still in flight waits for it, then replays or fails with CONFLICT.
+ * Safe retries of mutations sent with an `Idempotency-Key` header: the first request claims the
+ * key and its answer is kept (encrypted) for 24 hours; a retry with the same operation and
+ * variables gets that answer without running again; other input is CONFLICT; a duplicate of a
+ * request still in flight waits for it, then replays or fails with CONFLICT.
+ *
+ * A key belongs to the principal that sent it (account, subject and roles): another principal's
+ * request with the same key value is a request of its own. And a principal that may not run the
+ * mutation is refused before anything is looked up, replayed or waited for.
  */
 export class IdempotencyGuard {
   constructor(
@@ -114,7 +141,12 @@ export class IdempotencyGuard {
     // queries are safe to repeat; a platform verifier has no account to scope keys by
     if (accountId === null || mutation === null) return run();
     try {
-      return await this.guarded(accountId, key, mutation, run);
+      requireMutationRoles(principal, mutation.rootFields);
+    } catch (err) {
+      return errorOutcome(200, 'FORBIDDEN', (err as Error).message);
+    }
+    try {
+      return await this.guarded(accountId, ownerOf(principal), key, mutation, run);
     } catch (err) {
       const mapped = fromDatabaseError(err);
       if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') return errorOutcome(503, mapped.code, mapped.message);
@@ -122,20 +154,20 @@ export class IdempotencyGuard {
     }
   }
 
-  private async guarded(accountId: string, key: string, mutation: Mutation, run: () => Promise<HttpOutcome>): Promise<HttpOutcome> {
-    const keyHash = this.crypto.keyHash(accountId, key);
-    const requestHash = this.crypto.requestHash(accountId, mutation.fingerprint);
+  private async guarded(accountId: string, owner: string, key: string, mutation: Mutation, run: () => Promise<HttpOutcome>): Promise<HttpOutcome> {
+    const keyHash = this.crypto.keyHash(owner, key);
+    const requestHash = this.crypto.requestHash(owner, mutation.fingerprint);
     const deadline = Date.now() + this.options.waitMs;
     for (;;) {
-      if (await store.claim(this.db, accountId, keyHash, requestHash)) return this.execute(accountId, key, keyHash, mutation, run);
+      if (await store.claim(this.db, accountId, keyHash, requestHash)) return this.execute(accountId, owner, key, keyHash, mutation, run);
       const row = await store.find(this.db, accountId, keyHash);
       if (row !== null && (row.expired || (row.abandoned && row.requestHash.equals(requestHash)))) {
-        if (await store.takeOver(this.db, accountId, keyHash, requestHash)) return this.execute(accountId, key, keyHash, mutation, run);
+        if (await store.takeOver(this.db, accountId, keyHash, requestHash)) return this.execute(accountId, owner, key, keyHash, mutation, run);
       } else if (row !== null && !row.requestHash.equals(requestHash)) {
         this.options.onResult?.('conflict');
         return errorOutcome(200, 'CONFLICT', 'This Idempotency-Key was already used with another operation or other variables', { field: 'Idempotency-Key' });
       } else if (row !== null && row.httpStatus !== null && row.response && row.responseIv) {
-        const text = this.crypto.open(accountId, key, row.responseIv, row.response);
+        const text = this.crypto.open(owner, key, row.responseIv, row.response);
         if (text === null) {
           this.options.onResult?.('conflict');
           return errorOutcome(200, 'CONFLICT', 'The first answer for this Idempotency-Key cannot be replayed; use a new key', { field: 'Idempotency-Key' });
@@ -153,7 +185,9 @@ export class IdempotencyGuard {
     }
   }
 
-  private async execute(accountId: string, key: string, keyHash: Buffer, mutation: Mutation, run: () => Promise<HttpOutcome>): Promise<HttpOutcome> {
+  private async execute(
+    accountId: string, owner: string, key: string, keyHash: Buffer, mutation: Mutation, run: () => Promise<HttpOutcome>,
+  ): Promise<HttpOutcome> {
     let outcome: HttpOutcome;
     try {
       outcome = await run();
@@ -168,7 +202,7 @@ export class IdempotencyGuard {
       } else {
         const contentType = outcome.headers['content-type'];
         const kept = JSON.stringify({ headers: contentType ? { 'content-type': contentType } : {}, body: outcome.body });
-        const { iv, data } = this.crypto.seal(accountId, key, kept);
+        const { iv, data } = this.crypto.seal(owner, key, kept);
         await store.complete(this.db, accountId, keyHash, outcome.status, iv, data);
       }
     } catch (err) {
