@@ -136,12 +136,22 @@ export function createMetrics() {
     name: 'qckeys_idempotent_requests_total', help: 'Mutations sent with an Idempotency-Key by result (executed, replayed, conflict, in_progress)',
     labelNames: ['result'] as const, registers: [registry],
   });
+  const usageFlushFailures = new client.Counter({
+    name: 'qckeys_usage_flush_failures_total', help: 'Usage flushes that failed (their counts kept for the next flush, or dropped per bucket)',
+    registers: [registry],
+  });
+  const usageBucketsDropped = new client.Counter({
+    name: 'qckeys_usage_buckets_dropped_total', help: 'Usage buckets the database refused in every try, whose counts were dropped',
+    registers: [registry],
+  });
   // a route, operation and status find both their series in one lookup (the verification route is hot)
   const bound = new Map<string, { requests: CounterSeries; duration: HistogramSeries }>();
   const operationsByRoute = new Map<string, Set<string>>();
   return {
     registry,
     idempotency,
+    usageFlushFailures,
+    usageBucketsDropped,
     observe(route: string, operation: string, status: number, seconds: number) {
       let series = bound.get(`${route} ${operation} ${status}`);
       if (!series) {

@@ -44,7 +44,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const usage = new UsageRecorder(db.knex, {
     flushIntervalMs: config.usage.flushIntervalMs,
     flushSize: config.usage.flushSize,
-    onError: (err) => logger.warn({ err: (err as Error).message }, 'usage flush failed; counts kept for the next one'),
+    onError: (err) => {
+      metrics.usageFlushFailures.inc();
+      logger.warn({ err: (err as Error).message }, 'usage flush failed; counts kept for the next one');
+    },
+    onDropped: (bucket, err) => {
+      metrics.usageBucketsDropped.inc();
+      logger.error({ bucket, err: (err as Error).message }, 'usage bucket refused by the database in every try: its counts are dropped');
+    },
   });
   const verifier = new KeyVerifier(db, usage, config.keyCacheTtlMs, { onOutcome: (code) => metrics.verified(code) });
   await verifier.start();

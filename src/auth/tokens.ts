@@ -73,11 +73,21 @@ function keySource(config: Config): { source: KeySource; devSecret: string | nul
   };
 }
 
+/**
+ * What `account` and `sub` may hold: they are written into history, usage and logs, and compared
+ * byte for byte. An account is 1 to 128 letters, digits and `. _ - : @`, beginning with a letter or
+ * digit; a subject 1 to 255 printable ASCII characters without spaces (an ID, an e-mail address,
+ * `auth0|…`, a URL). Anything else (a NUL byte, control characters, spaces) is refused.
+ */
+export const ACCOUNT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+export const SUBJECT_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
 function principalOf(payload: JWTPayload): Principal {
   const sub = payload.sub;
   const account = payload.account;
   const rawRoles = payload.roles;
   if (typeof sub !== 'string' || sub === '') throw unauthenticated('The token has no subject');
+  if (!SUBJECT_PATTERN.test(sub)) throw unauthenticated('The token has an invalid subject (1 to 255 printable ASCII characters, no spaces)');
   if (!Array.isArray(rawRoles) || rawRoles.length === 0 || !rawRoles.every((r) => ROLES.includes(r as Role))) {
     throw unauthenticated('The token needs roles: a non-empty array of admin, viewer, verifier');
   }
@@ -87,8 +97,8 @@ function principalOf(payload: JWTPayload): Principal {
     if (roles.length === 1 && roles[0] === 'verifier') return { subject: sub, accountId: null, roles };
     throw unauthenticated('The token has no account');
   }
-  if (typeof account !== 'string' || account === '' || account.length > 200) {
-    throw unauthenticated('The token has an invalid account');
+  if (typeof account !== 'string' || !ACCOUNT_PATTERN.test(account)) {
+    throw unauthenticated('The token has an invalid account (1 to 128 letters, digits and . _ - : @)');
   }
   return { subject: sub, accountId: account, roles };
 }

@@ -130,8 +130,34 @@ describe('bearer tokens over HTTP', () => {
     ['roles as a string', { sub: 'alice', account: 'auth-acme', roles: 'admin' }],
     ['an empty account', { sub: 'alice', account: '', roles: ['admin'] }],
     ['a numeric account', { sub: 'alice', account: 42, roles: ['admin'] }],
+    ['a NUL byte in the account', { sub: 'alice', account: 'acme\u0000x', roles: ['verifier'] }],
+    ['a space in the account', { sub: 'alice', account: 'acme corp', roles: ['admin'] }],
+    ['a newline in the account', { sub: 'alice', account: 'acme\nx', roles: ['admin'] }],
+    ['a 129-character account', { sub: 'alice', account: 'a'.repeat(129), roles: ['admin'] }],
+    ['an account beginning with a dash', { sub: 'alice', account: '-acme', roles: ['admin'] }],
+    ['a NUL byte in the subject', { sub: 'alice\u0000', account: 'auth-acme', roles: ['verifier'] }],
+    ['a space in the subject', { sub: 'alice smith', account: 'auth-acme', roles: ['admin'] }],
+    ['a 256-character subject', { sub: 's'.repeat(256), account: 'auth-acme', roles: ['admin'] }],
+    ['a non-ASCII subject', { sub: 'zoë', account: 'auth-acme', roles: ['admin'] }],
   ])('a correctly signed token with %s is refused', async (_what, claims) => {
-    expectUnauthenticated(await viewerWith(hs256, `Bearer ${await hsToken({ ...claims, exp: now() + 600 })}`));
+    const token = await hsToken({ ...claims, exp: now() + 600 });
+    expectUnauthenticated(await viewerWith(hs256, `Bearer ${token}`));
+    // the verification route too, before any verification is counted
+    const res = await fetch(`${hs256.baseUrl}/v1/keys/verify`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"key":"qck_x"}',
+    });
+    expect(res.status).toBe(401);
+  });
+
+  test.each([
+    ['an e-mail address', 'alice@example.com'],
+    ['an Auth0 subject', 'auth0|5f7c8ec7c33c6c004bbafe82'],
+    ['a URL', 'https://idp.example.com/users/42'],
+    ['255 characters', 's'.repeat(255)],
+  ])('a subject that is %s is accepted', async (_what, sub) => {
+    const res = await viewerWith(hs256, `Bearer ${await hsToken({ sub, account: 'Acme_Corp-1.eu:prod@x', roles: ['viewer'], exp: now() + 600 })}`);
+    expect(res.status).toBe(200);
+    expect(res.data?.viewer).toMatchObject({ subject: sub, accountId: 'Acme_Corp-1.eu:prod@x' });
   });
 
   test.each([

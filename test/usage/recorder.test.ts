@@ -161,6 +161,36 @@ describe('the buffer', () => {
     expect(row).toEqual({ valid: 8, rejected: 3 });
   });
 
+  test('a bucket the database refuses is written apart from the others, kept, and dropped after its third refusal', async () => {
+    await server.knex.raw(`create function refuse_poisoned() returns trigger language plpgsql as $$
+      begin if new.account_id = 'poisoned' then raise exception 'invalid byte sequence'; end if; return new; end $$`);
+    await server.knex.raw('create trigger refuse_poisoned before insert on usage_hourly for each row execute function refuse_poisoned()');
+    // the service's own recorder, so /metrics shows what it did
+    const recorder = server.service.services.usage;
+    const metric = async () => {
+      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+      return Number(/^qckeys_usage_buckets_dropped_total (\d+)/m.exec(text)?.[1]);
+    };
+    const droppedBefore = await metric();
+    try {
+      for (let flush = 1; flush <= 3; flush++) {
+        for (const account of ['healthy-a', 'poisoned', 'healthy-b', 'healthy-c']) recorder.record(dims(account), true);
+        await recorder.flush();
+        // every other account's counts are written at once
+        expect(await storedTotal('healthy-a')).toBe(flush);
+        expect(await storedTotal('healthy-b')).toBe(flush);
+        expect(await storedTotal('healthy-c')).toBe(flush);
+        // the refused bucket holds every count until its third refusal, then nothing
+        expect(recorder.depth).toBe(flush < 3 ? flush : 0);
+      }
+      expect(await metric()).toBe(droppedBefore + 1);
+    } finally {
+      await server.knex.raw('drop trigger refuse_poisoned on usage_hourly');
+      await server.knex.raw('drop function refuse_poisoned()');
+    }
+    expect(await storedTotal('poisoned')).toBe(0);
+  });
+
   test('one dimension object counted again and again: each count in its hour and flush, the latest use kept through a failed flush', async () => {
     const reusing = await seedAccount(server, 'reusing');
     const key = await reusing.createKey();

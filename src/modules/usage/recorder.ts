@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { ALL_ACCOUNTS, scoped, scopedTransaction } from '../../db/scope';
+import { ApiError, fromDatabaseError } from '../../errors';
 import type { UsageDims } from './model';
 
 const HOUR = 3_600_000;
@@ -10,7 +11,23 @@ interface Bucket {
   lastAt: number;
   /** The flush generation whose buffer holds it. */
   generation: number;
+  /** Flushes in which this bucket alone failed to be written. */
+  failures: number;
 }
+
+/** What a bucket the database refused (and that was dropped) held, for the log. */
+export interface DroppedBucket {
+  accountId: string; apiKeyId: string; hour: Date; valid: number; rejected: number; failures: number;
+}
+
+/** Flushes a bucket may fail on its own before its counts are dropped. */
+export const MAX_BUCKET_FAILURES = 3;
+
+/** True when the database could not be reached: every count waits for the next flush. */
+const unreachable = (err: unknown) => {
+  const mapped = fromDatabaseError(err);
+  return mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE';
+};
 
 const dimsKey = (d: UsageDims) =>
   `${d.accountId}\u0000${d.apiKeyId}\u0000${d.channelId}\u0000${d.instanceId}\u0000${d.developerId}\u0000${d.cloud}\u0000${d.teamIds.join(',')}`;
@@ -36,12 +53,18 @@ export interface UsageRecorderOptions {
   flushIntervalMs: number;
   flushSize: number;
   onError?: (err: unknown) => void;
+  /** A bucket refused by the database {@link MAX_BUCKET_FAILURES} times, whose counts are dropped. */
+  onDropped?: (bucket: DroppedBucket, err: unknown) => void;
 }
 
 /**
  * Counts verifications in memory, per hour and dimensions, and adds them to the hourly
  * roll-ups in one statement per flush (on an interval, or at once when the buffer is full).
- * A failed flush keeps its counts for the next one; `stop` flushes what is left.
+ * A flush that cannot reach the database keeps its counts for the next one; `stop` flushes what
+ * is left. A flush the database refuses for what a bucket holds is split in halves until the
+ * refused buckets stand alone: the others are written, and a bucket refused in
+ * {@link MAX_BUCKET_FAILURES} flushes is dropped (reported through `onDropped`), so one bad
+ * bucket never stops the counting of every other.
  */
 export class UsageRecorder {
   private buffer = new Map<string, Bucket>();
@@ -91,7 +114,7 @@ export class UsageRecorder {
     const key = bucketKey(dims, hour);
     let bucket = this.buffer.get(key);
     if (!bucket) {
-      bucket = { dims, hour, valid: 0, rejected: 0, lastAt: 0, generation: this.generation };
+      bucket = { dims, hour, valid: 0, rejected: 0, lastAt: 0, generation: this.generation, failures: 0 };
       this.buffer.set(key, bucket);
     }
     return bucket;
@@ -102,17 +125,46 @@ export class UsageRecorder {
     while (this.flushing) await this.flushing;
     if (this.buffer.size === 0) return;
     const buckets = [...this.buffer.values()];
-    const count = this.pending;
     this.buffer = new Map();
     this.generation++;
     this.pending = 0;
-    this.flushing = this.write(buckets).catch((err: unknown) => {
+    this.flushing = this.write(buckets).catch(async (err: unknown) => {
+      const kept = unreachable(err) ? buckets : await this.writeApart(buckets, err);
       // keep the counts for the next flush
-      for (const b of buckets) this.merge(b);
-      this.pending += count;
-      this.options.onError?.(err);
+      for (const b of kept) this.merge(b);
+      this.pending += kept.reduce((n, b) => n + b.valid + b.rejected, 0);
+      if (kept.length) this.options.onError?.(err);
     }).finally(() => { this.flushing = null; });
     await this.flushing;
+  }
+
+  /**
+   * Writes the buckets of a refused flush in halves until each refused bucket stands alone;
+   * returns those to keep for the next flush (a refused bucket until its last allowed failure,
+   * and every bucket once the database cannot be reached).
+   */
+  private async writeApart(buckets: Bucket[], err: unknown): Promise<Bucket[]> {
+    if (buckets.length === 1) {
+      const [bucket] = buckets;
+      bucket.failures++;
+      if (bucket.failures < MAX_BUCKET_FAILURES) return buckets;
+      this.options.onDropped?.({
+        accountId: bucket.dims.accountId, apiKeyId: bucket.dims.apiKeyId, hour: new Date(bucket.hour),
+        valid: bucket.valid, rejected: bucket.rejected, failures: bucket.failures,
+      }, err);
+      return [];
+    }
+    const middle = Math.ceil(buckets.length / 2);
+    const kept: Bucket[] = [];
+    for (const half of [buckets.slice(0, middle), buckets.slice(middle)]) {
+      try {
+        await this.write(half);
+      } catch (halfErr) {
+        if (unreachable(halfErr)) return [...kept, ...buckets.slice(buckets.indexOf(half[0]))];
+        kept.push(...(await this.writeApart(half, halfErr)));
+      }
+    }
+    return kept;
   }
 
   private merge(b: Bucket): void {
@@ -120,6 +172,7 @@ export class UsageRecorder {
     into.valid += b.valid;
     into.rejected += b.rejected;
     into.lastAt = Math.max(into.lastAt, b.lastAt);
+    into.failures = Math.max(into.failures, b.failures);
   }
 
   private async write(unordered: Bucket[]): Promise<void> {
