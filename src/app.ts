@@ -3,8 +3,9 @@ import http from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { GraphQLFormattedError } from 'graphql';
-import { requireVerifier, type Principal } from './auth/principal';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { isReader, requireVerifier, type Principal } from './auth/principal';
+import { forbiddenForVerifier } from './auth/verifier-reads';
 import type { TokenVerifier } from './auth/tokens';
 import { createContext, type AppServices, type Context } from './context';
 import { ALL_ACCOUNTS, requestDatabase } from './db/scope';
@@ -151,6 +152,27 @@ function observability(services: AppServices, metrics: Metrics): ApolloServerPlu
   };
 }
 
+/**
+ * A principal that only verifies keys reads nothing but the verified key (src/auth/verifier-reads.ts):
+ * any other selection is refused before anything runs.
+ */
+const verifierReads: ApolloServerPlugin<Context> = {
+  async requestDidStart({ contextValue }) {
+    if (isReader(contextValue.principal)) return {};
+    return {
+      async didResolveOperation({ document, operation }) {
+        // no operation: Apollo refuses the request itself
+        const path = operation ? forbiddenForVerifier(document, operation) : null;
+        if (path === null) return;
+        throw new GraphQLError(
+          `A verifier token may read only the verified key's own fields and the IDs of its instance, channel, developer and teams (not ${path})`,
+          { extensions: { code: 'FORBIDDEN', http: { status: 200 } } },
+        );
+      },
+    };
+  },
+};
+
 export async function createApp(services: AppServices, tokens: TokenVerifier, metrics: Metrics): Promise<App> {
   const { config } = services;
   const armor = new ApolloArmor({
@@ -177,7 +199,7 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     validationRules: armor.validationRules,
     // No @cacheControl hints and no HTTP caching of GraphQL: the default cache-control plugin only
     // wrapped every field resolver (a quarter of the CPU of a 50-key listing).
-    plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), observability(services, metrics)],
+    plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), verifierReads, observability(services, metrics)],
   });
   await apollo.start();
 

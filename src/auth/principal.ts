@@ -18,6 +18,9 @@ export interface AccountPrincipal extends Principal {
 
 const hasRole = (p: Principal, ...roles: Role[]) => roles.some((r) => p.roles.includes(r));
 
+/** Whether the principal may read its account's data (admin or viewer, within an account). */
+export const isReader = (p: Principal): p is AccountPrincipal => p.accountId !== null && hasRole(p, 'admin', 'viewer');
+
 /** Queries: admin or viewer, within an account. */
 export function requireReader(p: Principal): AccountPrincipal {
   if (p.accountId === null || !hasRole(p, 'admin', 'viewer')) {

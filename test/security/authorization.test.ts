@@ -154,6 +154,44 @@ describe('roles', () => {
     expect(res.data?.verifyApiKey).toEqual({ valid: true, code: 'VALID', apiKey: { id: liveKeyId } });
   });
 
+  const VERIFY = (selection: string, fragments = '') =>
+    `mutation($key: String!) { verifyApiKey(input: { key: $key }) { valid code apiKey { ${selection} } } } ${fragments}`;
+
+  test.each([
+    ['an account verifier', () => acme.verifier],
+    ['a platform verifier', () => platformVerifier],
+  ])('%s reads the verified key\'s own fields and the IDs of what it belongs to', async (_who, token) => {
+    const res = await server.gql<{ verifyApiKey: { apiKey: Record<string, unknown> } }>(token(), VERIFY(
+      `id name hint cloud status expiresAt createdAt updatedAt renewedAt revokedAt revocationReason lastUsedAt version
+       instance { id __typename } channel { id } developer { id } teams { id } __typename`), { key: liveSecret });
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.verifyApiKey.apiKey).toMatchObject({ id: liveKeyId, status: 'ACTIVE', instance: { id: expect.any(String) } });
+  });
+
+  test.each([
+    ['the developer\'s name', 'developer { id name }'],
+    ['the developer\'s instances', 'developer { id instances { id name } }'],
+    ['the team\'s key count', 'teams { id apiKeyCount }'],
+    ['the team\'s name', 'teams { name }'],
+    ['the instance\'s channels', 'instance { channels { id name } }'],
+    ['the channel\'s name', 'channel { name }'],
+    ['the key\'s history', 'history { totalCount }'],
+    ['the key\'s usage', 'usage(from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { total }'],
+    ['an alias of the developer\'s name', 'developer { who: name }'],
+    ['an inline fragment', 'developer { ... on Developer { name } }'],
+    ['a named fragment', 'developer { ...Dev }', 'fragment Dev on Developer { id name }'],
+    ['a fragment on the key', '...Key', 'fragment Key on ApiKey { id teams { name } }'],
+  ])('a verifier reading %s through a verification is FORBIDDEN, and the verification does not run', async (_what, selection, fragments = '') => {
+    for (const token of [acme.verifier, platformVerifier]) {
+      const res = await server.gql(token, VERIFY(selection, fragments), { key: liveSecret });
+      expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+      expect(res.data ?? null).toBeNull();
+    }
+    // an admin (or viewer with the verifier role) reads all of it
+    const admin = await server.gql(acme.admin, VERIFY(selection, fragments), { key: liveSecret });
+    expect(admin.errors).toBeUndefined();
+  });
+
   test('the REST verification route answers 403 FORBIDDEN to a viewer and 200 to a verifier', async () => {
     const post = (token: string) => fetch(`${server.baseUrl}/v1/keys/verify`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ key: liveSecret }),
