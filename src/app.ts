@@ -9,7 +9,7 @@ import { forbiddenForVerifier } from './auth/verifier-reads';
 import type { TokenVerifier } from './auth/tokens';
 import { createContext, type AppServices, type Context } from './context';
 import { ALL_ACCOUNTS, requestDatabase } from './db/scope';
-import { ApiError, fromDatabaseError, type ErrorCode } from './errors';
+import { ApiError, fromDatabaseError, httpStatusOf, type ErrorCode } from './errors';
 import type { Metrics } from './metrics';
 import { HEADER as IDEMPOTENCY_HEADER, type HttpOutcome } from './modules/idempotency/guard';
 import type { VerifiableKey, VerificationResult } from './modules/verification/model';
@@ -136,8 +136,14 @@ function observability(services: AppServices, metrics: Metrics): ApolloServerPlu
         async willSendResponse({ response, operationName }) {
           const body = response.body;
           if (body.kind === 'single' && body.singleResult.data == null && body.singleResult.errors?.length) {
-            const codes = body.singleResult.errors.map((e) => e.extensions?.code);
-            if (codes.every((c) => c === 'SERVICE_UNAVAILABLE')) response.http.status = 503;
+            // a request that failed as a whole, for one reason with an HTTP status of its own, answers with that status
+            const [first, ...rest] = body.singleResult.errors;
+            const status = httpStatusOf(first.extensions?.code);
+            if (status !== 200 && rest.every((e) => e.extensions?.code === first.extensions?.code)) {
+              response.http.status = status;
+              const retryAfter = first.extensions?.retryAfterSeconds;
+              if (typeof retryAfter === 'number') response.http.headers.set('retry-after', String(retryAfter));
+            }
           }
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           const status = response.http.status ?? 200;
@@ -301,8 +307,8 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     // during shutdown, gateways on keep-alive connections must go elsewhere instead of being served until the timeout
     if (app.shuttingDown) res.setHeader('connection', 'close');
     const done = (status: number) => metrics.observe('/v1/keys/verify', '', status, Number(process.hrtime.bigint() - started) / 1e9);
-    const fail = (status: number, code: ErrorCode, message: string) => {
-      restError(res, status, code, message);
+    const fail = (status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) => {
+      sendJson(res, status, { error: { code, message } }, headers);
       done(status);
     };
     const answer = (result: VerificationResult) => {
@@ -311,7 +317,10 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     };
     const failed = (err: unknown) => {
       const mapped = fromDatabaseError(err);
-      if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') return fail(503, 'SERVICE_UNAVAILABLE', mapped.message);
+      if (mapped instanceof ApiError && mapped.httpStatus !== 200) {
+        const retryAfter = mapped.extensions.retryAfterSeconds;
+        return fail(mapped.httpStatus, mapped.code, mapped.message, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
+      }
       unexpected(req, res, err);
       done(500);
     };

@@ -31,6 +31,8 @@ export interface Config {
   dbPoolMax: number;
   usage: { flushIntervalMs: number; flushSize: number; retentionDays: number };
   keyCacheTtlMs: number;
+  /** Per principal: database lookups of secrets unknown to the cache, per second and at most at once. */
+  unknownKeyLookups: { ratePerSecond: number; burst: number };
   shutdownTimeoutMs: number;
   /** After SIGTERM, how long readiness reports 503 while requests are still accepted. */
   shutdownDrainMs: number;
@@ -131,6 +133,10 @@ export function loadConfig(env: Env = process.env): Config {
       retentionDays: int(env, 'USAGE_RETENTION_DAYS', 400, 1, 36_500),
     },
     keyCacheTtlMs: int(env, 'KEY_CACHE_TTL_MS', 10_000, 0, 3_600_000),
+    unknownKeyLookups: {
+      ratePerSecond: int(env, 'UNKNOWN_KEY_LOOKUPS_PER_SECOND', 20, 1, 100_000),
+      burst: int(env, 'UNKNOWN_KEY_LOOKUP_BURST', 200, 1, 1_000_000),
+    },
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 0, 0, 600_000),
     idempotency: {

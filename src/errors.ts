@@ -8,11 +8,13 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'FAILED_PRECONDITION'
+  | 'RATE_LIMITED'
   | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
 const httpStatus: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
   SERVICE_UNAVAILABLE: 503,
 };
 
@@ -27,8 +29,13 @@ export class ApiError extends GraphQLError {
 
   /** HTTP status for a request that failed as a whole with this error. */
   get httpStatus(): number {
-    return httpStatus[this.code] ?? 200;
+    return httpStatusOf(this.code);
   }
+}
+
+/** HTTP status of a request that failed as a whole with this code (200 for the codes a GraphQL answer carries in its body). */
+export function httpStatusOf(code: unknown): number {
+  return httpStatus[code as ErrorCode] ?? 200;
 }
 
 export const unauthenticated = (message = 'A valid bearer token is required') =>

@@ -136,6 +136,11 @@ export function createMetrics() {
     name: 'qckeys_idempotent_requests_total', help: 'Mutations sent with an Idempotency-Key by result (executed, replayed, conflict, in_progress)',
     labelNames: ['result'] as const, registers: [registry],
   });
+  const keyLookups = new client.Counter({
+    name: 'qckeys_key_lookups_total',
+    help: 'Database lookups of secrets the verification cache did not know, by result (found, unknown, refused: over the principal\'s limit)',
+    labelNames: ['result'] as const, registers: [registry],
+  });
   const usageFlushFailures = new client.Counter({
     name: 'qckeys_usage_flush_failures_total', help: 'Usage flushes that failed (their counts kept for the next flush, or dropped per bucket)',
     registers: [registry],
@@ -150,6 +155,7 @@ export function createMetrics() {
   return {
     registry,
     idempotency,
+    keyLookups,
     usageFlushFailures,
     usageBucketsDropped,
     observe(route: string, operation: string, status: number, seconds: number) {

@@ -53,7 +53,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger.error({ bucket, err: (err as Error).message }, 'usage bucket refused by the database in every try: its counts are dropped');
     },
   });
-  const verifier = new KeyVerifier(db, usage, config.keyCacheTtlMs, { onOutcome: (code) => metrics.verified(code) });
+  const verifier = new KeyVerifier(db, usage, config.keyCacheTtlMs, config.unknownKeyLookups, {
+    onOutcome: (code) => metrics.verified(code),
+    onLookup: (result) => metrics.keyLookups.inc({ result }),
+  });
   await verifier.start();
   usage.start();
   metrics.watch({ usage, cache: verifier.cache, knex: db.knex });

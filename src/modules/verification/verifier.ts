@@ -1,11 +1,13 @@
 import { hash } from 'node:crypto';
 import type { Principal } from '../../auth/principal';
 import type { Database } from '../../db/database';
+import { ApiError } from '../../errors';
 import { isWellFormed } from '../api-keys/secrets';
 import { KEY_CHANGES_CHANNEL, onLocalKeyChanges } from '../api-keys/events';
 import type { UsageDims } from '../usage/model';
 import type { UsageRecorder } from '../usage/recorder';
 import { KeyCache } from './cache';
+import { LookupLimiter, type LookupLimits } from './limiter';
 import type { VerifiableKey, VerificationResult } from './model';
 import { keyByDigest } from './store';
 
@@ -38,7 +40,15 @@ function usageDimsOf(key: VerifiableKey): UsageDims {
 
 export interface VerifierStats {
   onOutcome?: (code: VerificationResult['code']) => void;
+  /** A database lookup of a secret the cache does not know: it found a key or not, or was refused by the principal's limit. */
+  onLookup?: (result: 'found' | 'unknown' | 'refused') => void;
 }
+
+/** The answer to a principal past its limit of lookups of unknown secrets (HTTP 429 with Retry-After). */
+export const lookupsExhausted = (retryAfterSeconds: number) => new ApiError('RATE_LIMITED',
+  `Too many verifications of unknown keys from this token; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+
+const principalKey = (p: Principal) => `${p.accountId ?? ''}\u0000${p.subject}`;
 
 /**
  * Answers "is this key good, and for what?" from an in-process cache of keys by digest, kept
@@ -50,14 +60,17 @@ export class KeyVerifier {
   private inflight = new Map<string, { generation: number; promise: Promise<VerifiableKey | null> }>();
   private stopListening: (() => Promise<void>) | null = null;
   private stopLocal: (() => void) | null = null;
+  private readonly limiter: LookupLimiter;
 
   constructor(
     private readonly db: Database,
     private readonly usage: UsageRecorder,
     ttlMs: number,
+    limits: LookupLimits,
     private readonly stats: VerifierStats = {},
   ) {
     this.cache = new KeyCache(ttlMs);
+    this.limiter = new LookupLimiter(limits);
   }
 
   async start(): Promise<void> {
@@ -75,12 +88,25 @@ export class KeyVerifier {
     this.stopListening = null;
   }
 
-  private lookup(hex: string): Promise<VerifiableKey | null> {
+  /**
+   * The key of a digest the cache does not know, from the database. A lookup already under way
+   * for the digest is joined; a new one takes a token of the principal's limit (given back when
+   * it finds a key), and is refused with RATE_LIMITED when none is left.
+   */
+  private lookup(hex: string, principal: Principal): Promise<VerifiableKey | null> {
     const generation = this.cache.generation;
     const pending = this.inflight.get(hex);
     // a lookup that started before the latest invalidation may have read the old row: don't join it
     if (pending && pending.generation === generation) return pending.promise;
+    const who = principalKey(principal);
+    const wait = this.limiter.take(who);
+    if (wait > 0) {
+      this.stats.onLookup?.('refused');
+      return Promise.reject(lookupsExhausted(wait));
+    }
     const promise = keyByDigest(this.db.knex, Buffer.from(hex, 'hex')).then((key) => {
+      if (key) this.limiter.giveBack(who);
+      this.stats.onLookup?.(key ? 'found' : 'unknown');
       this.cache.set(hex, key, generation);
       return key;
     }).finally(() => {
@@ -102,7 +128,7 @@ export class KeyVerifier {
     if (cached) return this.counted(principal, decide(principal, cached, instanceId));
     if (!isWellFormed(secret)) return this.counted(principal, { valid: false, code: 'MALFORMED', key: null });
     if (cached === null) return this.counted(principal, decide(principal, null, instanceId));
-    return this.lookup(hex).then((key) => this.counted(principal, decide(principal, key, instanceId)));
+    return this.lookup(hex, principal).then((key) => this.counted(principal, decide(principal, key, instanceId)));
   }
 
   private counted(principal: Principal, result: VerificationResult): VerificationResult {
