@@ -3,4 +3,4 @@ import { loadConfig } from './src/config';
 import { knexConfig } from './src/db/database';
 
 const config = loadConfig();
-export default knexConfig({ target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: 2 });
+export default knexConfig(config.database, config.dbTimeoutMs);

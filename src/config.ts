@@ -4,8 +4,9 @@ import path from 'node:path';
 export class ConfigError extends Error {}
 
 export type DatabaseTarget =
-  // role: what the service's transactions run as (row-level security applies to it); absent: qckeys_app; null: none
-  | { kind: 'postgres'; url: string; role?: string | null }
+  // role: what the service's transactions of one account run as (row-level security applies to it); absent: qckeys_app; null: none
+  // requestUrl: the login of requests' connections (one that can become nothing but the role); absent: url
+  | { kind: 'postgres'; url: string; role?: string | null; requestUrl?: string }
   | { kind: 'pglite'; dataDir: string | null }; // null: in memory
 
 export interface JwtConfig {
@@ -26,9 +27,14 @@ export interface Config {
   jwt: JwtConfig;
   introspection: boolean;
   logLevel: string;
-  /** Longest time a database statement or connection attempt may take. */
+  /** Longest time opening a connection may take (past it, the database is taken for unreachable). */
   dbTimeoutMs: number;
   dbPoolMax: number;
+  /** Connections of the service's own work across accounts. */
+  dbSystemPoolMax: number;
+  /** Longest wait for a free connection before a request gets 503 (overload, not an outage). */
+  dbPoolWaitMs: number;
+  dbPreparedStatements: boolean;
   usage: { flushIntervalMs: number; flushSize: number; retentionDays: number };
   keyCacheTtlMs: number;
   /** Per principal: database lookups of secrets unknown to the cache, per second and at most at once. */
@@ -43,6 +49,9 @@ export interface Config {
     waitMs: number;
   };
   limits: { maxDepth: number; maxAliases: number; maxTokens: number; maxCost: number; maxBodyBytes: number };
+  http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
+  /** Where /metrics is served: on the main port (null) or on a port of its own; and the bearer token it asks for (null: none). */
+  metrics: { port: number | null; token: string | null };
 }
 
 type Env = Record<string, string | undefined>;
@@ -75,13 +84,31 @@ function databaseTarget(env: Env, dataDir: string): DatabaseTarget {
   if (url === null) return { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
   if (url === 'memory://') return { kind: 'pglite', dataDir: null };
   if (/^postgres(ql)?:\/\//.test(url)) {
+    const target: DatabaseTarget = { kind: 'postgres', url };
+    const requestUrl = text(env, 'DATABASE_REQUEST_URL');
+    if (requestUrl !== null) {
+      if (!/^postgres(ql)?:\/\//.test(requestUrl)) throw new ConfigError('DATABASE_REQUEST_URL must be postgres://… or postgresql://…');
+      target.requestUrl = requestUrl;
+    }
     const role = text(env, 'DATABASE_ROLE');
-    if (role === null) return { kind: 'postgres', url };
-    if (role === 'none') return { kind: 'postgres', url, role: null };
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new ConfigError('DATABASE_ROLE must be a role name (lower case letters, digits, _) or none');
-    return { kind: 'postgres', url, role };
+    if (role === 'none') target.role = null;
+    else if (role !== null) {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new ConfigError('DATABASE_ROLE must be a role name (lower case letters, digits, _) or none');
+      target.role = role;
+    }
+    return target;
   }
   throw new ConfigError('DATABASE_URL must be postgres://…, postgresql://… or memory://');
+}
+
+function metricsConfig(env: Env): Config['metrics'] {
+  const portText = text(env, 'METRICS_PORT');
+  const port = portText === null ? null : int(env, 'METRICS_PORT', 0, 0, 65535);
+  const token = text(env, 'METRICS_TOKEN');
+  if (token !== null && (token.length < 16 || !/^[\x21-\x7e]+$/.test(token))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 printable characters without spaces');
+  }
+  return { port, token };
 }
 
 /** Reads and validates the environment once, at start-up. */
@@ -115,6 +142,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
   }
+  const requestTimeoutMs = int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000);
+  const headersTimeoutMs = int(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 100, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
   return {
     production,
     port: int(env, 'PORT', 4000, 0, 65535),
@@ -127,6 +157,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     dbTimeoutMs: int(env, 'DB_TIMEOUT_MS', 1500, 100, 600_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 10, 1, 1000),
+    dbSystemPoolMax: int(env, 'DB_SYSTEM_POOL_MAX', 4, 1, 1000),
+    dbPoolWaitMs: int(env, 'DB_POOL_WAIT_MS', 1000, 10, 600_000),
+    dbPreparedStatements: bool(env, 'DB_PREPARED_STATEMENTS', true),
     usage: {
       flushIntervalMs: int(env, 'USAGE_FLUSH_INTERVAL_MS', 500, 10, 60_000),
       flushSize: int(env, 'USAGE_FLUSH_SIZE', 5000, 1, 1_000_000),
@@ -150,5 +183,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxCost: int(env, 'GRAPHQL_MAX_COST', 20000, 10, 1_000_000),
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     },
+    http: {
+      requestTimeoutMs,
+      headersTimeoutMs,
+      keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      maxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    },
+    metrics: metricsConfig(env),
   };
 }

@@ -1,67 +1,75 @@
-import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Principal } from './auth/principal';
 import type { Config } from './config';
 import type { Database } from './db/database';
-import type { RequestDatabase } from './db/scope';
+import type { RequestTransaction } from './db/request';
+import { ALL_ACCOUNTS, type Tenant } from './db/tenant';
+import type { Clock } from './lib/clock';
+import type { KeyChanges } from './modules/api-keys/events';
 import { createApiKeyLoaders } from './modules/api-keys/loaders';
 import { createChannelLoaders } from './modules/channels/loaders';
 import { createDeveloperLoaders } from './modules/developers/loaders';
+import type { IdempotencyGuard } from './modules/idempotency/guard';
 import { createInstanceLoaders } from './modules/instances/loaders';
 import { createTeamLoaders } from './modules/teams/loaders';
 import { createUsageLoaders } from './modules/usage/loaders';
-import type { IdempotencyGuard } from './modules/idempotency/guard';
 import type { UsageRecorder } from './modules/usage/recorder';
 import type { KeyVerifier } from './modules/verification/verifier';
 
-/** Long-lived parts of the running service, shared by every request. */
+/** Long-lived parts of one running service, shared by its requests (nothing of it is process-wide). */
 export interface AppServices {
   config: Config;
   db: Database;
   logger: Logger;
+  clock: Clock;
   usage: UsageRecorder;
   verifier: KeyVerifier;
   idempotency: IdempotencyGuard;
+  /** The keys this service's mutations changed, for its verification cache. */
+  keyChanges: KeyChanges;
 }
 
-export function createLoaders(knex: Knex, accountId: string | null) {
+export function createLoaders(db: RequestTransaction, tenant: Tenant, clock: Clock) {
   return {
-    ...createApiKeyLoaders(knex, accountId),
-    ...createChannelLoaders(knex, accountId),
-    ...createDeveloperLoaders(knex, accountId),
-    ...createInstanceLoaders(knex, accountId),
-    ...createTeamLoaders(knex, accountId),
-    ...createUsageLoaders(knex),
+    ...createApiKeyLoaders(db, tenant, clock),
+    ...createChannelLoaders(db, tenant),
+    ...createDeveloperLoaders(db, tenant),
+    ...createInstanceLoaders(db, tenant),
+    ...createTeamLoaders(db, tenant),
+    ...createUsageLoaders(db),
   };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
-/** Per request: who is asking, their account's loaders, the database handle. */
+/** Per request: who is asking, the request's database and loaders, and the time. */
 export interface Context {
   app: AppServices;
   principal: Principal;
-  /** The request's database: on a server, one transaction scoped to the principal's account. */
-  scope: RequestDatabase;
-  /** Every statement of the request goes through it (`scope.knex`). */
-  knex: Knex;
+  /** The principal's account; every account for a platform verifier. */
+  tenant: Tenant;
+  /** The request's database: statements scoped to the tenant; `mutation` for a mutation's work. */
+  db: RequestTransaction;
   loaders: Loaders;
   requestId: string;
+  /** The current time (the service's clock). */
+  now(): Date;
   /** Drops the loaders' caches (after a mutation, so results are read fresh). */
   resetLoaders(): void;
 }
 
-export function createContext(app: AppServices, principal: Principal, requestId: string, scope: RequestDatabase): Context {
-  const knex = scope.knex;
+export function createContext(app: AppServices, principal: Principal, requestId: string, db: RequestTransaction): Context {
+  const tenant: Tenant = principal.accountId ?? ALL_ACCOUNTS;
   const ctx: Context = {
     app,
     principal,
-    scope,
-    knex,
+    tenant,
+    db,
     requestId,
-    loaders: createLoaders(knex, principal.accountId),
+    loaders: createLoaders(db, tenant, app.clock),
+    now: () => new Date(app.clock()),
     resetLoaders() {
-      ctx.loaders = createLoaders(knex, principal.accountId);
+      ctx.loaders = createLoaders(db, tenant, app.clock);
     },
   };
   return ctx;

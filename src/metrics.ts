@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import type { Knex } from 'knex';
+import type { Database } from './db/database';
 import type { UsageRecorder } from './modules/usage/recorder';
 import type { KeyCache } from './modules/verification/cache';
 
@@ -136,6 +136,11 @@ export function createMetrics() {
     name: 'qckeys_idempotent_requests_total', help: 'Mutations sent with an Idempotency-Key by result (executed, replayed, conflict, in_progress)',
     labelNames: ['result'] as const, registers: [registry],
   });
+  const poolWaitTimeouts = new client.Counter({
+    name: 'qckeys_db_pool_wait_timeouts_total',
+    help: 'Requests answered 503 because no database connection came free within DB_POOL_WAIT_MS (overload), by pool',
+    labelNames: ['pool'] as const, registers: [registry],
+  });
   const keyLookups = new client.Counter({
     name: 'qckeys_key_lookups_total',
     help: 'Database lookups of secrets the verification cache did not know, by result (found, unknown, refused: over the principal\'s limit)',
@@ -156,6 +161,7 @@ export function createMetrics() {
     registry,
     idempotency,
     keyLookups,
+    poolWaitTimeouts,
     usageFlushFailures,
     usageBucketsDropped,
     observe(route: string, operation: string, status: number, seconds: number) {
@@ -176,20 +182,26 @@ export function createMetrics() {
       verifications.series(code).inc();
     },
     /** Gauges read at scrape time from the running parts. */
-    watch(parts: { usage: UsageRecorder; cache: KeyCache; knex: Knex }) {
+    watch(parts: { usage: UsageRecorder; cache: KeyCache; db: Database }) {
       new client.Gauge({ name: 'qckeys_usage_buffer_depth', help: 'Verifications counted but not yet written', registers: [registry],
         collect() { this.set(parts.usage.depth); } });
       new client.Gauge({ name: 'qckeys_key_cache_entries', help: 'Entries in the verification cache', registers: [registry],
         collect() { this.set(parts.cache.size); } });
-      const pool = () => (parts.knex.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
-      new client.Gauge({ name: 'qckeys_db_pool_connections', help: 'Database pool connections by state', labelNames: ['state'] as const, registers: [registry],
+      new client.Gauge({ name: 'qckeys_db_pool_connections', help: 'Database connections by pool (requests, system) and state (used, free; pending: callers waiting)',
+        labelNames: ['pool', 'state'] as const, registers: [registry],
         collect() {
-          const p = pool();
-          if (!p) return;
-          this.set({ state: 'used' }, p.numUsed());
-          this.set({ state: 'free' }, p.numFree());
-          this.set({ state: 'pending' }, p.numPendingAcquires());
+          for (const [pool, { used, idle, waiting }] of Object.entries(parts.db.stats())) {
+            this.set({ pool, state: 'used' }, used);
+            this.set({ pool, state: 'free' }, idle);
+            this.set({ pool, state: 'pending' }, waiting);
+          }
         } });
+      const statements = { name: 'qckeys_db_statements_total', help: 'SQL statements of the service\'s work by pool (transaction control not counted)', type: 'counter', aggregator: 'sum' };
+      registry.registerMetric({
+        ...statements,
+        get: () => Promise.resolve({ ...statements, values: Object.entries(parts.db.stats()).map(([pool, stats]) => ({ labels: { pool }, value: stats.statements })) }),
+        reset: () => undefined,
+      } as unknown as client.Metric);
     },
   };
 }

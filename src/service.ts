@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config';
@@ -6,6 +7,8 @@ import { createApp, type App } from './app';
 import { createDatabase, migrateLatest, type Database } from './db/database';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
+import { systemClock, type Clock } from './lib/clock';
+import { KeyChanges } from './modules/api-keys/events';
 import { IdempotencyCrypto, idempotencySecret } from './modules/idempotency/crypto';
 import { IdempotencyGuard } from './modules/idempotency/guard';
 import { pruneExpired } from './modules/idempotency/store';
@@ -29,19 +32,25 @@ const HOUR = 3_600_000;
 export interface ServiceOptions {
   /** Where logs go (default: stdout). */
   logDestination?: DestinationStream;
+  /** The current time (default: the system's): tests move it instead of sleeping. */
+  clock?: Clock;
 }
 
 /** Wires database, caches, buffers and the HTTP app together and starts listening. */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const logger = createLogger(config.logLevel, options.logDestination);
-  const db = createDatabase({ target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: config.dbPoolMax });
-  const migrate = config.migrateOnStart;
-  if (migrate) {
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const db = createDatabase({
+    target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: config.dbPoolMax, systemPoolMax: config.dbSystemPoolMax,
+    poolWaitMs: config.dbPoolWaitMs, preparedStatements: config.dbPreparedStatements,
+    onPoolWaitTimeout: (pool) => metrics.poolWaitTimeouts.inc({ pool }),
+  });
+  if (config.migrateOnStart) {
     const applied = await migrateLatest(db);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   }
-  const metrics = createMetrics();
-  const usage = new UsageRecorder(db.knex, {
+  const usage = new UsageRecorder(db, {
     flushIntervalMs: config.usage.flushIntervalMs,
     flushSize: config.usage.flushSize,
     onError: (err) => {
@@ -52,42 +61,45 @@ export async function startService(config: Config, options: ServiceOptions = {})
       metrics.usageBucketsDropped.inc();
       logger.error({ bucket, err: (err as Error).message }, 'usage bucket refused by the database in every try: its counts are dropped');
     },
-  });
-  const verifier = new KeyVerifier(db, usage, config.keyCacheTtlMs, config.unknownKeyLookups, {
+  }, clock);
+  const keyChanges = new KeyChanges();
+  const verifier = new KeyVerifier(db, usage, keyChanges, clock, { cacheTtlMs: config.keyCacheTtlMs, lookups: config.unknownKeyLookups }, {
     onOutcome: (code) => metrics.verified(code),
     onLookup: (result) => metrics.keyLookups.inc({ result }),
   });
   await verifier.start();
   usage.start();
-  metrics.watch({ usage, cache: verifier.cache, knex: db.knex });
+  metrics.watch({ usage, cache: verifier.cache, db });
 
   const { secret, ephemeral } = idempotencySecret(config.idempotency.secret, config.jwt.secret);
   if (ephemeral && config.production) {
     logger.warn('neither IDEMPOTENCY_SECRET nor JWT_SECRET is set: idempotent answers can only be replayed by this process');
   }
-  const idempotency = new IdempotencyGuard(db.knex, new IdempotencyCrypto(secret), {
+  const idempotency = new IdempotencyGuard(db, new IdempotencyCrypto(secret), {
     waitMs: config.idempotency.waitMs,
     maxTokens: config.limits.maxTokens,
     logger,
     onResult: (result) => metrics.idempotency.inc({ result }),
   });
-  const services: AppServices = { config, db, logger, usage, verifier, idempotency };
+  const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
-  await new Promise<void>((resolve, reject) => {
-    app.server.once('error', reject);
-    app.server.listen(config.port, config.host, () => resolve());
+  const listen = (server: http.Server, port: number) => new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, config.host, () => { server.off('error', reject); resolve(); });
   });
+  await listen(app.server, config.port);
+  if (app.metricsServer && config.metrics.port !== null) await listen(app.metricsServer, config.metrics.port);
   const { port } = app.server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host}:${port}/graphql`;
 
   const prune = () => Promise.all([
-    pruneUsage(db.knex, config.usage.retentionDays).then(
+    pruneUsage(db, config.usage.retentionDays, clock()).then(
       (n) => { if (n) logger.info({ deleted: n }, 'old usage pruned'); },
       (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage pruning failed'),
     ),
-    pruneExpired(db.knex).then(
+    pruneExpired(db).then(
       (n) => { if (n) logger.info({ deleted: n }, 'expired idempotency keys pruned'); },
       (err: unknown) => logger.warn({ err: (err as Error).message }, 'idempotency pruning failed'),
     ),

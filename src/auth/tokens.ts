@@ -3,10 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config';
-import { unauthenticated } from '../errors';
+import { ApiError, unauthenticated } from '../errors';
 import { ROLES, type Principal, type Role } from './principal';
 
 const CLOCK_TOLERANCE_SECONDS = 30;
+
+const keysUnavailable = () => new ApiError('SERVICE_UNAVAILABLE', 'The keys that verify tokens cannot be fetched (JWKS_URL); retry shortly', { retryAfterSeconds: 5 });
 const CACHE_LIMIT = 10_000;
 
 export interface TokenVerifier {
@@ -135,6 +137,8 @@ export function createTokenVerifier(config: Config): TokenVerifier {
         }));
       } catch (err) {
         if (err instanceof joseErrors.JWTExpired) throw unauthenticated('The token has expired');
+        // the key set could not be fetched (JWKS_URL unreachable or too slow): not the token's fault
+        if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) throw keysUnavailable();
         throw unauthenticated('The token is invalid');
       }
       const principal = principalOf(payload);

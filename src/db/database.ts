@@ -1,24 +1,36 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config';
-import { ALL_ACCOUNTS, DEFAULT_ROLE, enableScopes, scopeSettings, scopedTransaction } from './scope';
+import type { Db, MutationDb } from './db';
+import type { Driver, PoolStats } from './driver';
+import { migrate, migrationConfig } from './migrations';
+import { PgDriver } from './pg-driver';
+import { openPglite, pgliteKnex, pgliteKnexConfig } from './pglite';
+import { PgliteDriver } from './pglite-driver';
+import { inOwnTransaction, RequestTransaction } from './request';
+import { ALL_ACCOUNTS, APP_ROLE, scopeSql, SYSTEM_ROLE, type ScopeRoles, type Tenant } from './tenant';
 import { memoryFs, seedDataDir } from './template';
 
 export interface DatabaseOptions {
   target: DatabaseTarget;
-  /** Bound on acquiring a connection and on each statement. */
+  /** Bound on opening a connection (a database that takes longer is taken for unreachable). */
   timeoutMs: number;
+  /** Connections of the requests' pool. */
   poolMax: number;
+  /** Connections of the service's own work across accounts (verification lookups, usage flushes, retention). */
+  systemPoolMax?: number;
+  /** Longest wait for a free connection before a request is answered 503 (overload). */
+  poolWaitMs?: number;
+  /** Whether the hottest statements are prepared on each connection. */
+  preparedStatements?: boolean;
   /**
    * Embedded database: the template directory a new one starts from instead of running initdb
    * (src/db/template.ts). Absent: the built or cached template, if usable; null: none.
    */
   template?: string | null;
+  onPoolWaitTimeout?: (pool: 'requests' | 'system') => void;
 }
 
 /** Called with each notification's payload; `onReset` when notifications may have been missed. */
@@ -28,206 +40,215 @@ export interface NotificationHandler {
 }
 
 export interface Database {
-  knex: Knex;
   kind: 'postgres' | 'pglite';
+  /** knex as the connecting user, unscoped: migrations, scripts and tests. The service's own statements go through the methods below. */
+  knex: Knex;
+  /** A GraphQL request's view of the database, scoped to the tenant (src/db/request.ts). */
+  request(tenant: Tenant): RequestTransaction;
+  /** Runs `work` in a transaction of its own scoped to the tenant: all of it is written or none. */
+  transaction<T>(tenant: Tenant, work: (db: MutationDb) => Promise<T>): Promise<T>;
+  /**
+   * Parameterless statements run after the tenant's scope in one round trip (one implicit
+   * transaction): the last one's rows. For the hottest path, the verification lookup.
+   */
+  once<R>(tenant: Tenant, text: string): Promise<R[]>;
   /** Subscribes to a NOTIFY channel on a dedicated session (reconnecting on failure). */
   listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>>;
   /** True when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs: number): Promise<boolean>;
+  /** Each pool's figures: `requests` and `system` on a server, `requests` alone on the embedded database (one connection). */
+  stats(): { requests: PoolStats; system?: PoolStats };
   close(): Promise<void>;
 }
 
-const statementNames = new Map<string, { name: string }>();
-
-/**
- * Options that make a statement a prepared one on a PostgreSQL server, named after its text:
- * each pooled connection parses it once, and after five runs PostgreSQL may keep one generic
- * plan for it instead of planning it on every run. For statements of the hottest paths whose text
- * comes from a small fixed set only, as each stays prepared on every connection for its life.
- * (The embedded database ignores the name.)
- */
-export function preparedStatement(sql: string): { name: string } {
-  let options = statementNames.get(sql);
-  if (!options) {
-    options = { name: `qk_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}` };
-    statementNames.set(sql, options);
-  }
-  return options;
+/** The roles of a target's transactions (DATABASE_ROLE; `none`: the connecting user for all). */
+function rolesOf(target: DatabaseTarget): ScopeRoles {
+  const role = target.kind === 'postgres' && target.role !== undefined ? target.role : APP_ROLE;
+  return role === null ? { account: null, system: null } : { account: role, system: SYSTEM_ROLE };
 }
 
-// Counts come back as int8; the app casts them in SQL, and parses any left over as numbers.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
-
-const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
-const MIGRATION_EXTENSION = __filename.endsWith('.ts') ? '.ts' : '.js';
-
-/** The migration files this code runs (`.ts` from the sources, `.js` from the build), in the order they run. */
-export function migrationFiles(directory = MIGRATIONS_DIR): string[] {
-  return fs.readdirSync(directory)
-    .filter((file) => file.endsWith(MIGRATION_EXTENSION) && !file.endsWith('.d.ts'))
-    .map((file) => file.slice(0, -MIGRATION_EXTENSION.length))
-    .sort()
-    .map((name) => path.join(directory, name + MIGRATION_EXTENSION));
+interface Engine {
+  knex: Knex;
+  requests: Driver;
+  system: Driver;
+  listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>>;
+  close(): Promise<void>;
 }
 
-/**
- * Migrations by name without extension, so a database migrated from the sources (`.ts`, through
- * tsx) and then served from the build (`.js`), or the other way round, sees the same history.
- */
-export function migrationSource(directory = MIGRATIONS_DIR): Knex.MigrationSource<string> {
+/** knex for the connecting user of a server: migrations, scripts and tests. */
+function postgresKnexConfig(url: string, timeoutMs: number): Knex.Config {
   return {
-    async getMigrations() {
-      return migrationFiles(directory).map((file) => path.basename(file, MIGRATION_EXTENSION));
-    },
-    getMigrationName: (name) => name,
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    getMigration: async (name) => require(path.join(directory, name + MIGRATION_EXTENSION)) as Knex.Migration,
-  };
-}
-
-function migrationConfig(): Knex.MigratorConfig {
-  return { migrationSource: migrationSource(), tableName: 'knex_migrations' };
-}
-
-export function knexConfig(options: DatabaseOptions): Knex.Config {
-  const { target } = options;
-  if (target.kind === 'postgres') {
-    return {
-      client: 'pg',
-      connection: {
-        connectionString: target.url,
-        connectionTimeoutMillis: options.timeoutMs,
-        statement_timeout: Math.max(options.timeoutMs * 5, 10_000),
-        application_name: 'qckeys',
-      } as Knex.PgConnectionConfig,
-      pool: { min: 0, max: options.poolMax, idleTimeoutMillis: 30_000 },
-      acquireConnectionTimeout: options.timeoutMs,
-      migrations: migrationConfig(),
-    };
-  }
-  if (target.dataDir) {
-    seedDataDir(target.dataDir, options.template);
-    fs.mkdirSync(target.dataDir, { recursive: true });
-  }
-  const pglite = target.dataDir ? new PGlite(target.dataDir) : new PGlite({ fs: memoryFs(options.template) });
-  return {
-    client: ClientPgLite,
-    dialect: 'postgres',
-    connection: () => ({ pglite }) as object,
-    acquireConnectionTimeout: options.timeoutMs * 15,
+    client: 'pg',
+    connection: { connectionString: url, connectionTimeoutMillis: timeoutMs, application_name: 'qckeys-admin' } as Knex.PgConnectionConfig,
+    pool: { min: 0, max: 2, idleTimeoutMillis: 10_000 },
+    acquireConnectionTimeout: timeoutMs,
     migrations: migrationConfig(),
   };
 }
 
-function pgliteOf(knex: Knex): PGlite {
-  return (knex.client as { pglite: PGlite }).pglite;
+/** The embedded database of a target, its data directory first made from the template when new. */
+function openEmbedded(target: Extract<DatabaseTarget, { kind: 'pglite' }>, template: string | null | undefined): PGlite {
+  if (!target.dataDir) return openPglite({ fs: memoryFs(template) });
+  seedDataDir(target.dataDir, template);
+  fs.mkdirSync(target.dataDir, { recursive: true });
+  return openPglite({ dataDir: target.dataDir });
 }
 
-export function createDatabase(options: DatabaseOptions): Database {
-  const knex = knexFactory(knexConfig(options));
-  const kind = options.target.kind;
-  // on a server, the service's transactions run as its role for one account (src/db/scope.ts);
-  // the embedded database has one connection and one user: its transactions stay as they are
-  if (options.target.kind === 'postgres') enableScopes(knex, { role: options.target.role === undefined ? DEFAULT_ROLE : options.target.role });
-  const listeners: (() => Promise<void>)[] = [];
+/** knex's configuration for the target, as the connecting user (`npm run migrate`: knexfile.ts). */
+export function knexConfig(target: DatabaseTarget, timeoutMs: number): Knex.Config {
+  return target.kind === 'postgres' ? postgresKnexConfig(target.url, timeoutMs) : pgliteKnexConfig(openEmbedded(target, undefined));
+}
 
-  async function listenPostgres(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
-    const url = (options.target as { url: string }).url;
-    let client: pg.Client | null = null;
-    let stopped = false;
-    let retry: NodeJS.Timeout | null = null;
-
-    const connect = async (): Promise<void> => {
-      const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: options.timeoutMs, application_name: 'qckeys-listen' });
-      next.on('notification', (msg) => { if (msg.channel === channel) handler.onMessage(msg.payload ?? ''); });
-      const reconnect = () => {
-        if (stopped || client !== next) return;
-        client = null;
-        next.removeAllListeners('error');
-        next.on('error', () => undefined);
-        next.end().catch(() => undefined);
-        handler.onReset();
-        schedule();
-      };
-      // until `client` is this one, these handlers ignore what happens to it
-      next.on('error', reconnect);
-      next.on('end', reconnect);
-      try {
-        await next.connect();
-        await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      } catch (err) {
-        await next.end().catch(() => undefined); // a half-open session must not linger
-        throw err;
-      }
-      if (stopped) {
-        await next.end().catch(() => undefined);
-        return;
-      }
-      client = next;
-    };
-    const schedule = () => {
-      if (stopped || retry) return;
-      retry = setTimeout(() => {
-        retry = null;
-        connect().then(() => handler.onReset(), () => schedule());
-      }, 500);
-      retry.unref();
-    };
-
-    await connect().catch(() => schedule());
-    const stop = async () => {
-      stopped = true;
-      if (retry) clearTimeout(retry);
-      const current = client;
-      client = null;
-      if (current) await current.end().catch(() => undefined);
-    };
-    listeners.push(stop);
-    return stop;
-  }
-
-  async function listenPglite(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
-    await knex.raw('select 1'); // make sure the embedded database is open
-    const unlisten = await pgliteOf(knex).listen(channel, handler.onMessage);
-    const stop = async () => { await unlisten().catch(() => undefined); };
-    listeners.push(stop);
-    return stop;
-  }
-
+function postgresEngine(target: Extract<DatabaseTarget, { kind: 'postgres' }>, options: DatabaseOptions): Engine {
+  const statementTimeoutMs = Math.max(options.timeoutMs * 5, 10_000);
+  const driver = (url: string, max: number, pool: 'requests' | 'system') => new PgDriver({
+    url, max, waitMs: options.poolWaitMs ?? 1000, connectTimeoutMs: options.timeoutMs, statementTimeoutMs,
+    applicationName: pool === 'requests' ? 'qckeys' : 'qckeys-system', prepared: options.preparedStatements ?? true,
+    onWaitTimeout: () => options.onPoolWaitTimeout?.(pool),
+  });
+  const knex = knexFactory(postgresKnexConfig(target.url, options.timeoutMs));
   return {
     knex,
-    kind,
-    listen: kind === 'postgres' ? listenPostgres : listenPglite,
-    async ping(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-      try {
-        return await Promise.race([knex.raw('select 1').then(() => true, () => false), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    requests: driver(target.requestUrl ?? target.url, options.poolMax, 'requests'),
+    system: driver(target.url, options.systemPoolMax ?? 4, 'system'),
+    listen: (channel, handler) => listenPostgres(target.url, options.timeoutMs, channel, handler),
     async close() {
-      for (const stop of listeners.splice(0)) await stop();
       await knex.destroy();
     },
   };
 }
 
-/** Applies pending migrations (as the connecting user), then checks that the service's role can be used. */
-export async function migrateLatest(db: Database): Promise<string[]> {
-  // databases migrated before names lost their extension recorded `….ts` or `….js`
-  if (await db.knex.schema.hasTable('knex_migrations')) {
-    await db.knex('knex_migrations').update({ name: db.knex.raw(`regexp_replace(name, '\\.(ts|js)$', '')`) }).whereRaw(`name ~ '\\.(ts|js)$'`);
-  }
-  const [, applied] = (await db.knex.migrate.latest()) as [number, string[]];
-  const role = scopeSettings(db.knex)?.role;
-  if (role) {
+function pgliteEngine(target: Extract<DatabaseTarget, { kind: 'pglite' }>, options: DatabaseOptions): Engine {
+  const pglite = openEmbedded(target, options.template);
+  // one connection: requests and the service's own work share it, and its wait
+  const driver = new PgliteDriver(pglite, (options.poolWaitMs ?? 1000) * 15, () => options.onPoolWaitTimeout?.('requests'));
+  const knex = pgliteKnex(pglite);
+  return {
+    knex,
+    requests: driver,
+    system: driver,
+    async listen(channel, handler) {
+      const unlisten = await pglite.listen(channel, handler.onMessage);
+      return async () => { await unlisten().catch(() => undefined); };
+    },
+    async close() {
+      // knex-pglite closes the database it was given when knex is destroyed
+      await knex.destroy();
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+export function createDatabase(options: DatabaseOptions): Database {
+  const { target } = options;
+  const engine = target.kind === 'postgres' ? postgresEngine(target, options) : pgliteEngine(target, options);
+  const roles = rolesOf(target);
+  const scope = (tenant: Tenant) => scopeSql(roles, tenant);
+  // the service's work across accounts has connections of its own: a flood of requests cannot hold up verification
+  const driverOf = (tenant: Tenant) => (tenant === ALL_ACCOUNTS ? engine.system : engine.requests);
+  const listeners: (() => Promise<void>)[] = [];
+
+  return {
+    kind: target.kind,
+    knex: engine.knex,
+    request: (tenant) => new RequestTransaction(driverOf(tenant), scope(tenant)),
+    transaction: (tenant, work) => inOwnTransaction(driverOf(tenant), scope(tenant), work),
+    once: (tenant, text) => driverOf(tenant).once(`${scope(tenant)}; ${text}`),
+    async listen(channel, handler) {
+      const stop = await engine.listen(channel, handler);
+      listeners.push(stop);
+      return stop;
+    },
+    async ping(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+      try {
+        return await Promise.race([engine.system.once('select 1').then(() => true, () => false), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    stats: () => (engine.system === engine.requests
+      ? { requests: engine.requests.stats() }
+      : { requests: engine.requests.stats(), system: engine.system.stats() }),
+    async close() {
+      for (const stop of listeners.splice(0)) await stop();
+      await Promise.all([...new Set([engine.requests, engine.system])].map((d) => d.end()));
+      await engine.close();
+    },
+  };
+}
+
+/** LISTEN on a session of its own, reconnecting (after which notifications may have been missed: `onReset`). */
+async function listenPostgres(url: string, timeoutMs: number, channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | null = null;
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, application_name: 'qckeys-listen' });
+    next.on('notification', (msg) => { if (msg.channel === channel) handler.onMessage(msg.payload ?? ''); });
+    const reconnect = () => {
+      if (stopped || client !== next) return;
+      client = null;
+      next.removeAllListeners('error');
+      next.on('error', () => undefined);
+      next.end().catch(() => undefined);
+      handler.onReset();
+      schedule();
+    };
+    // until `client` is this one, these handlers ignore what happens to it
+    next.on('error', reconnect);
+    next.on('end', reconnect);
     try {
-      await scopedTransaction(db.knex, ALL_ACCOUNTS, (trx) => trx.raw('select 1'));
+      await next.connect();
+      await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
     } catch (err) {
-      throw new Error(`The connecting user cannot switch to DATABASE_ROLE ${role} (${(err as Error).message}): grant it, or set DATABASE_ROLE=none`, { cause: err });
+      await next.end().catch(() => undefined); // a half-open session must not linger
+      throw err;
     }
+    if (stopped) {
+      await next.end().catch(() => undefined);
+      return;
+    }
+    client = next;
+  };
+  const schedule = () => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = null;
+      connect().then(() => handler.onReset(), () => schedule());
+    }, 500);
+    retry.unref();
+  };
+
+  await connect().catch(() => schedule());
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    const current = client;
+    client = null;
+    if (current) await current.end().catch(() => undefined);
+  };
+}
+
+/**
+ * Applies pending migrations (as the connecting user), then checks that the service's roles can
+ * be used by the logins it connects with.
+ */
+export async function migrateLatest(db: Database): Promise<string[]> {
+  const applied = await migrate(db.knex);
+  try {
+    await db.transaction(ALL_ACCOUNTS, (tx) => tx.rows({ text: 'select 1' }));
+  } catch (err) {
+    throw new Error(`The connecting user cannot switch to the service's roles (${(err as Error).message}): grant them, or set DATABASE_ROLE=none`, { cause: err });
+  }
+  try {
+    await db.transaction('-', (tx) => tx.rows({ text: 'select 1' }));
+  } catch (err) {
+    throw new Error(`The requests' login cannot switch to DATABASE_ROLE (${(err as Error).message}): grant it, or set DATABASE_ROLE=none`, { cause: err });
   }
   return applied;
 }
+
+export type { Db, MutationDb };

@@ -17,7 +17,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
 import { swapInDirectory } from '../lib/directories';
-import { createDatabase, migrateLatest, migrationFiles } from './database';
+import { migrate, migrationFiles } from './migrations';
+import { openPglite, pgliteKnex } from './pglite';
 
 const ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '../..' : '../../..');
 export const BUILT_TEMPLATE_DIR = path.join(ROOT, 'dist', 'pglite-template');
@@ -64,11 +65,14 @@ export async function ensureTemplate(dir: string): Promise<boolean> {
     const pglite = await PGlite.create(path.join(staging, 'initdb'));
     await pglite.close();
     fs.cpSync(path.join(staging, 'initdb'), path.join(staging, 'migrated'), { recursive: true });
-    const db = createDatabase({ target: { kind: 'pglite', dataDir: path.join(staging, 'migrated') }, timeoutMs: 5000, poolMax: 1, template: null });
+    const migrated = openPglite({ dataDir: path.join(staging, 'migrated') });
+    const knex = pgliteKnex(migrated);
     try {
-      await migrateLatest(db);
+      await migrate(knex);
     } finally {
-      await db.close();
+      // knex-pglite closes the database it was given when knex is destroyed
+      await knex.destroy();
+      if (!migrated.closed) await migrated.close();
     }
     fs.writeFileSync(path.join(staging, 'key'), key);
     swapInDirectory(staging, dir);

@@ -1,3 +1,4 @@
+import { metricDelta } from '../helpers/metrics';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import {
@@ -332,19 +333,13 @@ describe('apiKeys: SQL statements per page', () => {
   }, 60_000);
 
   async function statementsFor(first: number): Promise<number> {
-    let statements = 0;
-    const count = () => { statements++; };
-    server.knex.on('query', count);
-    try {
+    return metricDelta(server.baseUrl, 'qckeys_db_statements_total', { pool: 'requests' }, async () => {
       const page = await keyApi(server, bulk.viewer).list({ first });
       expect(page.edges).toHaveLength(first);
       expect(page.totalCount).toBe(50);
       expect(page.edges.every((e) => e.node.developer && e.node.instance && e.node.channel)).toBe(true);
       expect(page.edges.some((e) => e.node.teams.length === 2)).toBe(true);
-    } finally {
-      server.knex.removeListener('query', count);
-    }
-    return statements;
+    });
   }
 
   test('a page of keys with developer, instance, channel, teams and totalCount runs the same few statements for 5 or 50 keys', async () => {

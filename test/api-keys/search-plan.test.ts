@@ -48,7 +48,7 @@ async function walkAll(filter: KeyFilter, field: ApiKeyOrderField, direction: Or
     let cursor: unknown[] | null = null;
     for (let guard = 0; guard < 50; guard++) {
       const page: PageRequest = { limit: 5, cursor, backward, hasCursor: cursor !== null };
-      const rows = await pageKeys(server.knex, account, filter, order, page, now, walkLimit);
+      const rows = await server.service.db.transaction(account, (tx) => pageKeys(tx, account, filter, order, page, now, walkLimit));
       const shown = rows.slice(0, 5);
       ids.push(...shown.map((k) => k.id));
       if (rows.length <= 5) return ids;

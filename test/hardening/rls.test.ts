@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createDatabase, migrateLatest } from '../../src/db/database';
-import { scopedTransaction } from '../../src/db/scope';
 import { serverUrl } from '../helpers/database';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -158,21 +157,8 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
   });
 
   test("the service's transactions run as the app role with the account set", async () => {
-    const statements: string[] = [];
-    const onQuery = (q: { sql: string; bindings?: unknown[] }) => { statements.push(`${q.sql} ${JSON.stringify(q.bindings ?? [])}`); };
-    server.knex.on('query', onQuery);
-    try {
-      await server.ok(a.viewer, '{ channels { id } }');
-    } finally {
-      server.knex.off('query', onQuery);
-    }
-    // the transaction begins and is scoped in one round trip, before the request's first statement
-    expect(statements[0]).toBe(`BEGIN; select set_config('role', '${APP_ROLE}', true), set_config('app.account_id', 'rls-a', true) []`);
-    expect(statements[1]).toMatch(/from "channels"/);
-    expect(statements[statements.length - 1]).toMatch(/^COMMIT/i);
-
-    const who = await scopedTransaction(server.knex, 'rls-a', async (trx) =>
-      ((await trx.raw(`select current_user as role, current_setting('app.account_id', true) as account`)) as { rows: unknown[] }).rows[0]);
+    const who = await server.service.db.transaction('rls-a', (tx) =>
+      tx.first({ text: `select current_user as role, current_setting('app.account_id', true) as account` }));
     expect(who).toEqual({ role: APP_ROLE, account: 'rls-a' });
 
     // proof from the server's side: without the grant the request fails (a superuser would not)

@@ -1,5 +1,6 @@
 import { pruneUsage, UsageRecorder } from '../../src/modules/usage/recorder';
 import type { UsageDims } from '../../src/modules/usage/model';
+import { metricValue } from '../helpers/metrics';
 import { serverUrl } from '../helpers/database';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -92,7 +93,7 @@ describe('UTC buckets', () => {
 
 describe('the buffer', () => {
   test('flushes at once when it holds flushSize distinct roll-ups', async () => {
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 3 });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 3 }, Date.now);
     recorder.start();
     recorder.record(dims('sized', 'a'), true);
     recorder.record(dims('sized', 'b'), true);
@@ -107,7 +108,7 @@ describe('the buffer', () => {
   });
 
   test('flushes on its interval', async () => {
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 100, flushSize: 1000 });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 100, flushSize: 1000 }, Date.now);
     recorder.start();
     for (let i = 0; i < 50; i++) recorder.record(dims('ticking'), i % 5 !== 0);
     await eventually(async () => (await storedTotal('ticking')) === 50, 1000);
@@ -115,7 +116,7 @@ describe('the buffer', () => {
   });
 
   test('adds to existing roll-ups and keeps teams apart', async () => {
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
     const at = Date.parse('2026-11-02T10:15:00Z');
     recorder.record(dims('adding', 'c1', ['t2', 't1']), true, at);
     await recorder.flush();
@@ -130,7 +131,7 @@ describe('the buffer', () => {
   });
 
   test('one team set in two orders in one flush is one roll-up', async () => {
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
     recorder.record(dims('ordering', 'c1', ['t2', 't1']), true);
     recorder.record(dims('ordering', 'c1', ['t1', 't2']), false);
     await recorder.flush();
@@ -144,7 +145,7 @@ describe('the buffer', () => {
       begin if new.account_id = 'failing' then raise exception 'refused'; end if; return new; end $$`);
     await server.knex.raw('create trigger refuse_usage before insert on usage_hourly for each row execute function refuse_usage()');
     const errors: unknown[] = [];
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) }, Date.now);
     try {
       for (let i = 0; i < 10; i++) recorder.record(dims('failing'), i < 7);
       await recorder.flush();
@@ -167,10 +168,7 @@ describe('the buffer', () => {
     await server.knex.raw('create trigger refuse_poisoned before insert on usage_hourly for each row execute function refuse_poisoned()');
     // the service's own recorder, so /metrics shows what it did
     const recorder = server.service.services.usage;
-    const metric = async () => {
-      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-      return Number(/^qckeys_usage_buckets_dropped_total (\d+)/m.exec(text)?.[1]);
-    };
+    const metric = () => metricValue(server.baseUrl, 'qckeys_usage_buckets_dropped_total');
     const droppedBefore = await metric();
     try {
       for (let flush = 1; flush <= 3; flush++) {
@@ -197,7 +195,7 @@ describe('the buffer', () => {
     const same: UsageDims = { ...dims('reusing'), apiKeyId: key.id };
     const hour = Date.parse('2026-11-02T10:00:00Z');
     const errors: unknown[] = [];
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) }, Date.now);
     recorder.record(same, true, hour + 1000);
     recorder.record(same, false, hour + 3_599_999);
     recorder.record(same, true, hour + 3_600_000); // the next hour
@@ -235,7 +233,7 @@ describe('the buffer', () => {
     const [lo, hi] = [(await locking.createKey()).id, (await locking.createKey()).id].sort();
     // the lower key's row rewritten: it now lies after the higher one in the table, so a plain scan meets the higher first
     await server.knex('api_keys').where({ id: lo }).update({ name: 'moved' });
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
     const at = Date.now();
     for (const id of [hi, lo]) recorder.record({ ...dims('locking'), apiKeyId: id }, true, at);
 
@@ -262,7 +260,7 @@ describe('the buffer', () => {
   });
 
   test('counts recorded while a flush is being written are not lost', async () => {
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 5, flushSize: 7 });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 5, flushSize: 7 }, Date.now);
     recorder.start();
     let sent = 0;
     for (let round = 0; round < 20; round++) {
@@ -277,7 +275,7 @@ describe('the buffer', () => {
   });
 
   test('stop writes what is left', async () => {
-    const recorder = new UsageRecorder(server.knex, { flushIntervalMs: 60_000, flushSize: 1000 });
+    const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
     recorder.start();
     for (let i = 0; i < 25; i++) recorder.record(dims('stopping'), true);
     await recorder.stop();
@@ -296,15 +294,11 @@ describe('retention', () => {
       row('retained', hour(399, 0), 'young'),
       row('retained', hour(1, 0), 'young'),
     ]);
+    // each batch is a transaction of its own
     let deletes = 0;
-    const onQuery = (q: { sql: string }) => { if (/^\s*delete/i.test(q.sql)) deletes++; };
-    server.knex.on('query', onQuery);
-    let pruned: number;
-    try {
-      pruned = await pruneUsage(server.knex, 400, 2);
-    } finally {
-      server.knex.off('query', onQuery);
-    }
+    const db = server.service.db;
+    const counted = { ...db, transaction: <T,>(...args: Parameters<typeof db.transaction<T>>) => { deletes++; return db.transaction<T>(...args); } };
+    const pruned = await pruneUsage(counted, 400, Date.now(), 2);
     expect(pruned).toBeGreaterThanOrEqual(5); // other files' rows are not in this database
     expect(deletes).toBe(Math.floor(pruned / 2) + 1);
     const left = await server.knex('usage_hourly').where({ account_id: 'retained' }).select('channel_id');

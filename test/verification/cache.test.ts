@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { onLocalKeyChanges } from '../../src/modules/api-keys/events';
 import { KeyCache } from '../../src/modules/verification/cache';
 import type { VerifiableKey } from '../../src/modules/verification/model';
 import { serverUrl } from '../helpers/database';
@@ -14,7 +13,7 @@ const keyOf = (id: string): VerifiableKey => ({
 
 describe('KeyCache', () => {
   test('forgets an entry after its time to live', () => {
-    const cache = new KeyCache(1000);
+    const cache = new KeyCache(1000, () => 0);
     cache.set('d1', keyOf('k1'), cache.generation, 0);
     cache.set('d2', null, cache.generation, 0);
     expect(cache.get('d1', 999)?.id).toBe('k1');
@@ -24,7 +23,7 @@ describe('KeyCache', () => {
   });
 
   test('invalidating a key drops every secret of it, and only those', () => {
-    const cache = new KeyCache(60_000);
+    const cache = new KeyCache(60_000, Date.now);
     cache.set('old', keyOf('k1'), cache.generation);
     cache.set('new', keyOf('k1'), cache.generation);
     cache.set('other', keyOf('k2'), cache.generation);
@@ -35,7 +34,7 @@ describe('KeyCache', () => {
   });
 
   test('a lookup that started before an invalidation is not cached', () => {
-    const cache = new KeyCache(60_000);
+    const cache = new KeyCache(60_000, Date.now);
     const before = cache.generation;
     cache.invalidateKeys(['k9']);
     cache.set('d', keyOf('k1'), before);
@@ -43,17 +42,17 @@ describe('KeyCache', () => {
   });
 
   test('clear drops everything; a zero time to live caches nothing', () => {
-    const cache = new KeyCache(60_000);
+    const cache = new KeyCache(60_000, Date.now);
     cache.set('a', keyOf('k1'), cache.generation);
     cache.clear();
     expect(cache.size).toBe(0);
-    const off = new KeyCache(0);
+    const off = new KeyCache(0, Date.now);
     off.set('a', keyOf('k1'), off.generation);
     expect(off.size).toBe(0);
   });
 
   test('unknown digests are bounded on their own: a flood of guesses does not push known keys out', () => {
-    const cache = new KeyCache(60_000, 2, 3);
+    const cache = new KeyCache(60_000, Date.now, 2, 3);
     cache.set('a', keyOf('k1'), cache.generation);
     cache.set('b', keyOf('k2'), cache.generation);
     for (let i = 0; i < 100; i++) cache.set(`guess ${i}`, null, cache.generation);
@@ -66,7 +65,7 @@ describe('KeyCache', () => {
   });
 
   test('holds at most its maximum, dropping the oldest', () => {
-    const cache = new KeyCache(60_000, 2);
+    const cache = new KeyCache(60_000, Date.now, 2);
     cache.set('a', keyOf('k1'), cache.generation);
     cache.set('b', keyOf('k2'), cache.generation);
     cache.set('c', keyOf('k3'), cache.generation);
@@ -99,7 +98,7 @@ describe('the verifier cache of a running server', () => {
   test('the replica that made a change answers the new state at once, without waiting for its notification', async () => {
     const key = await acme.createKey();
     const changes: string[][] = [];
-    const unsubscribe = onLocalKeyChanges((ids) => changes.push([...ids]));
+    const unsubscribe = server.service.services.keyChanges.listen((ids) => changes.push([...ids]));
     try {
       expect(await code(key.secret)).toBe('VALID');
       await mutate('mutation($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { apiKey { id } } }', { id: key.id });

@@ -1,5 +1,6 @@
 import { generateSecret } from '../../src/modules/api-keys/secrets';
 import { LookupLimiter } from '../../src/modules/verification/limiter';
+import { metricValue } from '../helpers/metrics';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -25,10 +26,8 @@ const verify = (token: string, key: string) => fetch(`${server.baseUrl}/v1/keys/
 });
 
 async function lookups(): Promise<Record<string, number>> {
-  const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-  const out: Record<string, number> = { found: 0, unknown: 0, refused: 0 };
-  for (const [, result, n] of text.matchAll(/^qckeys_key_lookups_total\{result="(\w+)"\} (\d+)/gm)) out[result] = Number(n);
-  return out;
+  const of = (result: string) => metricValue(server.baseUrl, 'qckeys_key_lookups_total', { result });
+  return { found: await of('found'), unknown: await of('unknown'), refused: await of('refused') };
 }
 
 test('a flood of distinct well-formed guesses costs at most the burst in lookups; the rest get 429 RATE_LIMITED with Retry-After', async () => {
@@ -44,7 +43,7 @@ test('a flood of distinct well-formed guesses costs at most the burst in lookups
   const refused = answers.filter((a) => a.status === 429);
   expect(refused.length).toBe(200 - looked);
   expect(Number(refused[0].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-  expect(await refused[0].json()).toEqual({ error: { code: 'RATE_LIMITED', message: expect.stringContaining('unknown keys') } });
+  expect(await refused[0].json()).toEqual({ error: { code: 'RATE_LIMITED', message: expect.stringContaining('unknown keys'), retryAfterSeconds: expect.any(Number) } });
   const after = await lookups();
   expect(after.unknown - before.unknown).toBe(looked);
   expect(after.refused - before.refused).toBe(200 - looked);

@@ -1,12 +1,18 @@
 import type { Knex } from 'knex';
+import { namesByIds, prepared, qb, type Db } from '../../db/db';
+import { ALL_ACCOUNTS, type Tenant } from '../../db/tenant';
 import type { ApiKeyOrderField, ApiKeyStatus, Cloud, OrderDirection } from '../../generated/graphql';
-import { preparedStatement } from '../../db/database';
 import type { PageRequest } from '../../lib/connection';
 import { likePattern } from '../../lib/validate';
 import type { ChannelRecord } from '../channels/model';
+import { toChannelRecord, type ChannelRow } from '../channels/store';
 import type { DeveloperRecord } from '../developers/model';
+import { toDeveloperRecord, type DeveloperRow } from '../developers/store';
 import type { InstanceRecord } from '../instances/model';
+import { toInstanceRecord, type InstanceRow } from '../instances/store';
 import type { TeamRecord } from '../teams/model';
+import { toTeamRecord, type TeamRow } from '../teams/store';
+import type { VerifiableKey } from '../verification/model';
 import type { ApiKeyEventRecord, ApiKeyRecord } from './model';
 import type { KeyRelations } from './selection';
 
@@ -17,19 +23,21 @@ interface ApiKeyRow {
   deleted_at: Date | null; version: number;
 }
 
-export const toApiKeyRecord = (r: ApiKeyRow): ApiKeyRecord => ({
+const toApiKeyRecord = (r: ApiKeyRow): ApiKeyRecord => ({
   id: r.id, accountId: r.account_id, name: r.name, hint: r.hint, cloud: r.cloud, instanceId: r.instance_id,
   channelId: r.channel_id, developerId: r.developer_id, expiresAt: r.expires_at, lifetimeSeconds: r.lifetime_seconds,
   createdAt: r.created_at, updatedAt: r.updated_at, renewedAt: r.renewed_at, revokedAt: r.revoked_at,
   revocationReason: r.revocation_reason, lastUsedAt: r.last_used_at, deletedAt: r.deleted_at, version: r.version,
 });
 
-const toRow = (k: ApiKeyRecord) => ({
+const toRow = (k: ApiKeyRecord): ApiKeyRow => ({
   id: k.id, account_id: k.accountId, name: k.name, hint: k.hint, cloud: k.cloud, instance_id: k.instanceId,
   channel_id: k.channelId, developer_id: k.developerId, expires_at: k.expiresAt, lifetime_seconds: k.lifetimeSeconds,
   created_at: k.createdAt, updated_at: k.updatedAt, renewed_at: k.renewedAt, revoked_at: k.revokedAt,
   revocation_reason: k.revocationReason, last_used_at: k.lastUsedAt, deleted_at: k.deletedAt, version: k.version,
 });
+
+const records = async (db: Db, q: Knex.QueryBuilder): Promise<ApiKeyRecord[]> => (await db.rows<ApiKeyRow>(q)).map(toApiKeyRecord);
 
 /** The listing's filter, validated. */
 export interface KeyFilter {
@@ -71,22 +79,23 @@ export const isKeyCursor = (order: KeyOrder, values: unknown[]): boolean =>
   values.length === 2 && SORT[order.field].accepts(values[0]) && isText(values[1]);
 
 /** Live keys of the account that match the filter, as `k`. */
-function matching(db: Knex, accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
-  const q = db('api_keys as k').where('k.account_id', accountId).whereNull('k.deleted_at');
+function matching(accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
+  const q = qb('api_keys as k').where('k.account_id', accountId).whereNull('k.deleted_at');
   // through the names' own trigram index (migrations/20261126000030_key_name_search.ts)
   if (f.search) q.whereRaw('k.id = any(array(select api_key_ids_named_like(?, ?)))', [accountId, likePattern(f.search)]);
   if (f.teamIds.length) {
-    q.whereExists(db('api_key_teams as kt').whereRaw('kt.api_key_id = k.id').whereIn('kt.team_id', f.teamIds).select(db.raw('1')));
+    q.whereExists(qb('api_key_teams as kt').whereRaw('kt.api_key_id = k.id').where('kt.account_id', accountId)
+      .whereRaw('kt.team_id = any(?::text[])', [f.teamIds]).select(qb.raw('1')));
   }
   if (f.withoutTeam !== null) {
-    const hasTeam = db('api_key_teams as kt0').whereRaw('kt0.api_key_id = k.id').select(db.raw('1'));
+    const hasTeam = qb('api_key_teams as kt0').whereRaw('kt0.api_key_id = k.id').where('kt0.account_id', accountId).select(qb.raw('1'));
     if (f.withoutTeam) q.whereNotExists(hasTeam);
     else q.whereExists(hasTeam);
   }
-  if (f.developerIds.length) q.whereIn('k.developer_id', f.developerIds);
-  if (f.channelIds.length) q.whereIn('k.channel_id', f.channelIds);
-  if (f.instanceIds.length) q.whereIn('k.instance_id', f.instanceIds);
-  if (f.clouds.length) q.whereIn('k.cloud', f.clouds);
+  if (f.developerIds.length) q.whereRaw('k.developer_id = any(?::text[])', [f.developerIds]);
+  if (f.channelIds.length) q.whereRaw('k.channel_id = any(?::text[])', [f.channelIds]);
+  if (f.instanceIds.length) q.whereRaw('k.instance_id = any(?::text[])', [f.instanceIds]);
+  if (f.clouds.length) q.whereRaw('k.cloud = any(?::text[])', [f.clouds]);
   if (f.statuses.length && f.statuses.length < 3) {
     q.where((w) => {
       for (const status of f.statuses) {
@@ -119,8 +128,6 @@ function ordered(q: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, limit
   return q;
 }
 
-const records = async (q: Knex.QueryBuilder): Promise<ApiKeyRecord[]> => ((await q) as ApiKeyRow[]).map(toApiKeyRecord);
-
 /**
  * One page of the listing by keyset: `limit + 1` rows in the page's direction.
  *
@@ -131,19 +138,19 @@ const records = async (q: Knex.QueryBuilder): Promise<ApiKeyRecord[]> => ((await
  * the results), the page is read from every key the names' index matches.
  */
 export async function pageKeys(
-  db: Knex, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date, walkLimit = SEARCH_WALK_LIMIT,
+  db: Db, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date, walkLimit = SEARCH_WALK_LIMIT,
 ): Promise<ApiKeyRecord[]> {
   const rows = page.limit + 1;
-  const matched = () => records(ordered(matching(db, accountId, f, now).select('k.*'), order, page, rows));
+  const matched = () => records(db, ordered(matching(accountId, f, now).select('k.*'), order, page, rows));
   if (!f.search) return matched();
-  const walk = ordered(matching(db, accountId, { ...f, search: null }, now).select('k.*'), order, page, walkLimit);
-  const named = db.select('k.*').from(walk.as('k')).whereRaw(`lower(k.name) like ? escape '\\'`, [likePattern(f.search)]);
-  const found = await records(ordered(named, order, { ...page, cursor: null }, rows));
+  const walk = ordered(matching(accountId, { ...f, search: null }, now).select('k.*'), order, page, walkLimit);
+  const named = qb.select('k.*').from(walk.as('k')).whereRaw(`lower(k.name) like ? escape '\\'`, [likePattern(f.search)]);
+  const found = await records(db, ordered(named, order, { ...page, cursor: null }, rows));
   return found.length === rows ? found : matched();
 }
 
-export async function countKeys(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<number> {
-  const row = await matching(db, accountId, f, now).count<{ n: number }>({ n: '*' }).first();
+export async function countKeys(db: Db, accountId: string, f: KeyFilter, now: Date): Promise<number> {
+  const row = await db.first<{ n: number }>(matching(accountId, f, now).count({ n: '*' }));
   return Number(row?.n ?? 0);
 }
 
@@ -157,169 +164,241 @@ export interface PageRelations {
   teams: TeamRecord[];
 }
 
-type Json = Record<string, string | boolean | null>;
-const dateOf = (v: string | boolean | null) => new Date(v as string);
-const orNull = (v: string | boolean | null) => (v === null ? null : new Date(v as string));
-
 /**
  * The developers, instances, channels and teams a page of keys shows, in one statement
- * instead of one per loader (the listing primes the loaders with them).
+ * instead of one per loader (the listing primes the loaders with them). Rows come as JSON and
+ * are mapped by their modules' own row mappers.
  */
-export async function relationsOfKeys(db: Knex, accountId: string, keys: readonly ApiKeyRecord[], wanted: KeyRelations): Promise<PageRelations> {
+export async function relationsOfKeys(db: Db, accountId: string, keys: readonly ApiKeyRecord[], wanted: KeyRelations): Promise<PageRelations> {
   const parts: string[] = [];
-  const bindings: (string | string[])[] = [];
+  const values: (string | string[])[] = [];
+  const param = (value: string | string[]) => `$${values.push(value)}`;
   const ids = (pick: (k: ApiKeyRecord) => string) => [...new Set(keys.map(pick))];
-  if (wanted.developer) {
-    parts.push(`(select coalesce(json_agg(json_build_object('id', d.id, 'accountId', d.account_id, 'name', d.name, 'active', d.active,
-      'createdAt', d.created_at, 'deactivatedAt', d.deactivated_at)), '[]') from developers d where d.account_id = ? and d.id = any(?::text[])) as developers`);
-    bindings.push(accountId, ids((k) => k.developerId));
-  }
-  if (wanted.instance) {
-    parts.push(`(select coalesce(json_agg(json_build_object('id', i.id, 'accountId', i.account_id, 'name', i.name, 'cloud', i.cloud, 'url', i.url,
-      'createdAt', i.created_at, 'updatedAt', i.updated_at)), '[]') from instances i where i.account_id = ? and i.id = any(?::text[])) as instances`);
-    bindings.push(accountId, ids((k) => k.instanceId));
-  }
-  if (wanted.channel) {
-    parts.push(`(select coalesce(json_agg(json_build_object('id', c.id, 'accountId', c.account_id, 'name', c.name, 'createdAt', c.created_at)), '[]')
-      from channels c where c.account_id = ? and c.id = any(?::text[])) as channels`);
-    bindings.push(accountId, ids((k) => k.channelId));
-  }
+  const rowsOf = (table: string, alias: string, pick: (k: ApiKeyRecord) => string) =>
+    `(select coalesce(json_agg(${alias}), '[]') from ${table} ${alias} where ${alias}.account_id = ${param(accountId)} and ${alias}.id = any(${param(ids(pick))}::text[])) as ${table}`;
+  if (wanted.developer) parts.push(rowsOf('developers', 'd', (k) => k.developerId));
+  if (wanted.instance) parts.push(rowsOf('instances', 'i', (k) => k.instanceId));
+  if (wanted.channel) parts.push(rowsOf('channels', 'c', (k) => k.channelId));
   if (wanted.teams) {
-    // each key's teams with the teams themselves, from one scan of the links (teams repeat across
-    // keys). The keys are the account's, and so are their teams: a filter on the teams' account
-    // here would turn the plan into a scan of every team of the account per link.
-    parts.push(`(select coalesce(json_agg(json_build_array(kt.api_key_id, t.id, t.name, t.created_at) order by lower(t.name), t.id), '[]')
-      from api_key_teams kt join teams t on t.id = kt.team_id where kt.api_key_id = any(?::text[])) as key_teams`);
-    bindings.push(ids((k) => k.id));
+    // each key's teams with the teams themselves, from one scan of the links (teams repeat across keys)
+    parts.push(`(select coalesce(json_agg(json_build_array(kt.api_key_id, t) order by lower(t.name), t.id), '[]')
+      from api_key_teams kt join teams t on t.id = kt.team_id
+      where kt.account_id = ${param(accountId)} and kt.api_key_id = any(${param(ids((k) => k.id))}::text[])) as key_teams`);
   }
   const empty: PageRelations = { developers: [], instances: [], channels: [], teamIdsByKey: null, teams: [] };
   if (parts.length === 0 || keys.length === 0) return empty;
   // one of 15 texts, run for every page: prepared
-  const sql = `select ${parts.join(', ')}`;
-  const result = await db.raw(sql, bindings).options(preparedStatement(sql));
-  const row = (result as { rows: Record<string, Json[] | string[][] | undefined>[] }).rows[0];
-  const list = (name: string) => (row[name] ?? []) as Json[];
+  const row = await db.first<{ developers?: DeveloperRow[]; instances?: InstanceRow[]; channels?: ChannelRow[]; key_teams?: [string, TeamRow][] }>(
+    prepared(`select ${parts.join(', ')}`, values),
+  );
   let teamIdsByKey: Map<string, string[]> | null = null;
   const teams = new Map<string, TeamRecord>();
   if (wanted.teams) {
     teamIdsByKey = new Map(keys.map((k) => [k.id, [] as string[]]));
-    for (const [keyId, teamId, name, createdAt] of (row.key_teams ?? []) as [string, string, string, string][]) {
-      teamIdsByKey.get(keyId)?.push(teamId);
-      if (!teams.has(teamId)) teams.set(teamId, { id: teamId, accountId, name, createdAt: new Date(createdAt) });
+    for (const [keyId, team] of row?.key_teams ?? []) {
+      teamIdsByKey.get(keyId)?.push(team.id);
+      if (!teams.has(team.id)) teams.set(team.id, toTeamRecord(team));
     }
   }
   return {
-    developers: list('developers').map((d) => ({
-      id: d.id as string, accountId: d.accountId as string, name: d.name as string, active: d.active as boolean,
-      createdAt: dateOf(d.createdAt), deactivatedAt: orNull(d.deactivatedAt),
-    })),
-    instances: list('instances').map((i) => ({
-      id: i.id as string, accountId: i.accountId as string, name: i.name as string, cloud: i.cloud as Cloud, url: i.url as string | null,
-      createdAt: dateOf(i.createdAt), updatedAt: dateOf(i.updatedAt),
-    })),
-    channels: list('channels').map((c) => ({ id: c.id as string, accountId: c.accountId as string, name: c.name as string, createdAt: dateOf(c.createdAt) })),
+    developers: (row?.developers ?? []).map(toDeveloperRecord),
+    instances: (row?.instances ?? []).map(toInstanceRecord),
+    channels: (row?.channels ?? []).map(toChannelRecord),
     teamIdsByKey,
     teams: [...teams.values()],
   };
 }
 
 /** Every live key matching the filter, locked for a bulk change, in ID order (as {@link lockKeys}). */
-export async function lockKeysMatching(db: Knex, accountId: string, f: KeyFilter, now: Date): Promise<ApiKeyRecord[]> {
-  return records(matching(db, accountId, f, now).select('k.*').orderBy('k.id').forUpdate());
+export async function lockKeysMatching(db: Db, accountId: string, f: KeyFilter, now: Date): Promise<ApiKeyRecord[]> {
+  return records(db, matching(accountId, f, now).select('k.*').orderBy('k.id').forUpdate());
 }
 
-/** Live keys by ID; with an account, only that account's. */
-export async function keysByIds(db: Knex, accountId: string | null, ids: readonly string[]): Promise<ApiKeyRecord[]> {
-  const q = db<ApiKeyRow>('api_keys').whereRaw('id = any(?::text[])', [[...ids]]).whereNull('deleted_at');
-  if (accountId !== null) q.where({ account_id: accountId });
-  return (await q).map(toApiKeyRecord);
+/** Live keys by ID, of the tenant's account. */
+export async function keysByIds(db: Db, tenant: Tenant, ids: readonly string[]): Promise<ApiKeyRecord[]> {
+  const q = qb('api_keys').whereRaw('id = any(?::text[])', [[...ids]]).whereNull('deleted_at');
+  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
+  return records(db, q);
 }
 
 /** Live keys of the account, locked for update, in ID order (so concurrent bulk changes cannot deadlock). */
-export async function lockKeys(db: Knex, accountId: string, ids: readonly string[]): Promise<ApiKeyRecord[]> {
-  const rows: ApiKeyRow[] = await db('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]])
-    .whereNull('deleted_at').orderBy('id').forUpdate();
-  return rows.map(toApiKeyRecord);
+export async function lockKeys(db: Db, accountId: string, ids: readonly string[]): Promise<ApiKeyRecord[]> {
+  return records(db, qb('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]])
+    .whereNull('deleted_at').orderBy('id').forUpdate());
 }
 
-export async function insertKey(db: Knex, key: ApiKeyRecord): Promise<void> {
-  await db('api_keys').insert(toRow(key));
+export async function insertKey(db: Db, key: ApiKeyRecord): Promise<void> {
+  await db.execute(qb('api_keys').insert(toRow(key)));
 }
 
-export async function saveKey(db: Knex, key: ApiKeyRecord): Promise<void> {
+export async function saveKey(db: Db, key: ApiKeyRecord): Promise<void> {
   const { id, account_id, ...fields } = toRow(key);
-  await db('api_keys').where({ id, account_id }).update(fields);
+  await db.execute(qb('api_keys').where({ id, account_id }).update(fields));
 }
 
 // Lists of IDs travel as one array parameter (`= any(?)`): one statement however many keys a
 // bulk change selects, instead of one placeholder per ID and chunks under the 65,535 limit.
 
 /** Bumps version and updated_at of many keys at once. */
-export async function touchKeys(db: Knex, accountId: string, ids: readonly string[], at: Date): Promise<void> {
+export async function touchKeys(db: Db, accountId: string, ids: readonly string[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  await db('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]])
-    .update({ version: db.raw('version + 1'), updated_at: at });
+  await db.execute(qb('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]])
+    .update({ version: qb.raw('version + 1'), updated_at: at }));
 }
 
-export async function keyNameTaken(db: Knex, instanceId: string, name: string, exceptId: string | null): Promise<boolean> {
-  const q = db('api_keys').where({ instance_id: instanceId }).whereNull('deleted_at').whereRaw('lower(name) = lower(?)', [name]);
+export async function keyNameTaken(db: Db, accountId: string, instanceId: string, name: string, exceptId: string | null): Promise<boolean> {
+  const q = qb('api_keys').where({ account_id: accountId, instance_id: instanceId }).whereNull('deleted_at').whereRaw('lower(name) = lower(?)', [name]);
   if (exceptId) q.whereNot({ id: exceptId });
-  return (await q.first('id')) !== undefined;
+  return (await db.first(q.first('id'))) !== undefined;
 }
 
-export async function insertSecret(db: Knex, accountId: string, keyId: string, digest: Buffer): Promise<void> {
-  await db('api_key_secrets').insert({ digest, account_id: accountId, api_key_id: keyId });
+export async function insertSecret(db: Db, accountId: string, keyId: string, digest: Buffer): Promise<void> {
+  await db.execute(qb('api_key_secrets').insert({ digest, account_id: accountId, api_key_id: keyId }));
 }
 
 /**
  * Ends the current secrets of a key: they stop verifying at `validUntil` (a grace period),
  * or are removed at once when it is null. Secrets already in a grace period keep theirs.
  */
-export async function retireSecrets(db: Knex, keyId: string, validUntil: Date | null): Promise<void> {
+export async function retireSecrets(db: Db, accountId: string, keyId: string, validUntil: Date | null, now: Date): Promise<void> {
+  const secrets = () => qb('api_key_secrets').where({ account_id: accountId, api_key_id: keyId });
   if (validUntil === null) {
-    await db('api_key_secrets').where({ api_key_id: keyId }).delete();
+    await db.execute(secrets().delete());
     return;
   }
-  await db('api_key_secrets').where({ api_key_id: keyId }).whereNull('valid_until').update({ valid_until: validUntil });
-  await db('api_key_secrets').where({ api_key_id: keyId }).where('valid_until', '<=', new Date()).delete();
+  await db.execute(secrets().whereNull('valid_until').update({ valid_until: validUntil }));
+  await db.execute(secrets().where('valid_until', '<=', now).delete());
 }
 
-export async function deleteSecrets(db: Knex, keyIds: readonly string[]): Promise<void> {
-  await db('api_key_secrets').whereRaw('api_key_id = any(?::text[])', [[...keyIds]]).delete();
+export async function deleteSecrets(db: Db, accountId: string, keyIds: readonly string[]): Promise<void> {
+  await db.execute(qb('api_key_secrets').where({ account_id: accountId }).whereRaw('api_key_id = any(?::text[])', [[...keyIds]]).delete());
 }
 
-export async function teamIdsOfKeys(db: Knex, keyIds: readonly string[]): Promise<{ apiKeyId: string; teamId: string }[]> {
-  const rows: { api_key_id: string; team_id: string }[] = await db('api_key_teams as kt')
+/** The teams of keys, each key's in team-name order, with the teams' names. */
+export async function teamsOfKeys(db: Db, tenant: Tenant, keyIds: readonly string[]): Promise<{ apiKeyId: string; teamId: string; teamName: string }[]> {
+  const q = qb('api_key_teams as kt')
     .join('teams as t', 't.id', 'kt.team_id')
     .whereRaw('kt.api_key_id = any(?::text[])', [[...keyIds]])
     .orderByRaw('lower(t.name), t.id')
-    .select('kt.api_key_id', 'kt.team_id');
-  return rows.map((r) => ({ apiKeyId: r.api_key_id, teamId: r.team_id }));
+    .select('kt.api_key_id', 'kt.team_id', 't.name');
+  if (tenant !== ALL_ACCOUNTS) q.where('kt.account_id', tenant);
+  const rows = await db.rows<{ api_key_id: string; team_id: string; name: string }>(q);
+  return rows.map((r) => ({ apiKeyId: r.api_key_id, teamId: r.team_id, teamName: r.name }));
 }
 
-export async function addKeyTeams(db: Knex, accountId: string, pairs: { apiKeyId: string; teamId: string }[]): Promise<void> {
+/** IDs of the live keys in a team. */
+export async function keyIdsOfTeam(db: Db, accountId: string, teamId: string): Promise<string[]> {
+  const rows = await db.rows<{ api_key_id: string }>(qb('api_key_teams').where({ account_id: accountId, team_id: teamId }).select('api_key_id'));
+  return rows.map((r) => r.api_key_id);
+}
+
+export async function addKeyTeams(db: Db, accountId: string, pairs: { apiKeyId: string; teamId: string }[]): Promise<void> {
   if (pairs.length === 0) return;
-  await db.raw(
+  await db.execute(qb.raw(
     `insert into api_key_teams (account_id, api_key_id, team_id)
      select ?, k, t from unnest(?::text[], ?::text[]) as x(k, t)
      on conflict (api_key_id, team_id) do nothing`,
     [accountId, pairs.map((p) => p.apiKeyId), pairs.map((p) => p.teamId)],
-  );
+  ));
 }
 
-export async function removeKeyTeams(db: Knex, keyIds: readonly string[], teamIds: readonly string[]): Promise<void> {
+export async function removeKeyTeams(db: Db, accountId: string, keyIds: readonly string[], teamIds: readonly string[]): Promise<void> {
   if (keyIds.length === 0 || teamIds.length === 0) return;
-  await db('api_key_teams').whereRaw('api_key_id = any(?::text[])', [[...keyIds]]).whereRaw('team_id = any(?::text[])', [[...teamIds]]).delete();
+  await db.execute(qb('api_key_teams').where({ account_id: accountId })
+    .whereRaw('api_key_id = any(?::text[])', [[...keyIds]]).whereRaw('team_id = any(?::text[])', [[...teamIds]]).delete());
 }
 
 /** Live, unrevoked, unexpired keys of a developer, locked. */
-export async function lockActiveKeysOfDeveloper(db: Knex, accountId: string, developerId: string, now: Date): Promise<ApiKeyRecord[]> {
-  const rows: ApiKeyRow[] = await db('api_keys')
+export async function lockActiveKeysOfDeveloper(db: Db, accountId: string, developerId: string, now: Date): Promise<ApiKeyRecord[]> {
+  return records(db, qb('api_keys')
     .where({ account_id: accountId, developer_id: developerId })
     .whereNull('deleted_at').whereNull('revoked_at').where('expires_at', '>', now)
-    .orderBy('id').forUpdate();
-  return rows.map(toApiKeyRecord);
+    .orderBy('id').forUpdate());
 }
+
+/** Active (live, unrevoked, unexpired) keys per developer. */
+export async function activeKeyCountsOfDevelopers(db: Db, tenant: Tenant, developerIds: readonly string[], now: Date): Promise<{ developerId: string; n: number }[]> {
+  const q = qb('api_keys')
+    .whereRaw('developer_id = any(?::text[])', [[...developerIds]])
+    .whereNull('deleted_at').whereNull('revoked_at').where('expires_at', '>', now)
+    .groupBy('developer_id')
+    .select('developer_id', qb.raw('count(*)::int as n'));
+  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
+  const rows = await db.rows<{ developer_id: string; n: number }>(q);
+  return rows.map((r) => ({ developerId: r.developer_id, n: r.n }));
+}
+
+/** Live (not deleted) keys per team, whatever their status. */
+export async function keyCountsOfTeams(db: Db, tenant: Tenant, teamIds: readonly string[]): Promise<{ teamId: string; n: number }[]> {
+  const q = qb('api_key_teams as kt')
+    .join('api_keys as k', 'k.id', 'kt.api_key_id')
+    .whereRaw('kt.team_id = any(?::text[])', [[...teamIds]])
+    .whereNull('k.deleted_at')
+    .groupBy('kt.team_id')
+    .select('kt.team_id', qb.raw('count(*)::int as n'));
+  if (tenant !== ALL_ACCOUNTS) q.where('kt.account_id', tenant);
+  const rows = await db.rows<{ team_id: string; n: number }>(q);
+  return rows.map((r) => ({ teamId: r.team_id, n: r.n }));
+}
+
+/** Channels that live, unrevoked keys of the instance still use, among those given. */
+export async function channelsInUse(db: Db, accountId: string, instanceId: string, channelIds: readonly string[]): Promise<string[]> {
+  const rows = await db.rows<{ channel_id: string }>(qb('api_keys')
+    .where({ account_id: accountId, instance_id: instanceId })
+    .whereNull('deleted_at').whereNull('revoked_at')
+    .whereRaw('channel_id = any(?::text[])', [[...channelIds]])
+    .distinct('channel_id'));
+  return rows.map((r) => r.channel_id);
+}
+
+/** Names of keys by ID, deleted keys included (their usage stays). */
+export const keyNames = (db: Db, accountId: string, ids: readonly string[]): Promise<Map<string, string>> => namesByIds(db, 'api_keys', accountId, ids);
+
+/**
+ * Moves the keys' last use forward (never back) to the times given. The keys are locked in ID
+ * order first, as every change of many keys locks them: the update alone would lock them in its
+ * plan's order, and could deadlock with such a change.
+ */
+export async function recordLastUse(db: Db, lastUse: ReadonlyMap<string, Date>): Promise<void> {
+  if (lastUse.size === 0) return;
+  const ids = [...lastUse.keys()];
+  await db.rows(qb.raw('select 1 from api_keys where id = any(?::text[]) order by id for no key update', [ids]));
+  await db.execute(qb.raw(
+    `update api_keys set last_used_at = x.at
+     from unnest(?::text[], ?::timestamptz[]) as x(id, at)
+     where api_keys.id = x.id and (api_keys.last_used_at is null or api_keys.last_used_at < x.at)`,
+    [ids, [...lastUse.values()].map((t) => t.toISOString())],
+  ));
+}
+
+interface VerifiableRow {
+  id: string; account_id: string; instance_id: string; channel_id: string; developer_id: string; cloud: Cloud;
+  team_ids: string[] | null; expires_at: Date | string; revoked_at: Date | string | null; valid_until: Date | string | null;
+}
+
+/**
+ * The statement that finds the live key a secret's digest belongs to, with its teams, whatever
+ * its account: the digest is the service's own (a hex literal), so the statement needs no
+ * parameters and can follow the scope in one round trip.
+ */
+export function verifiableKeySql(digest: Buffer): string {
+  return `select k.id, k.account_id, k.instance_id, k.channel_id, k.developer_id, k.cloud, k.expires_at, k.revoked_at, s.valid_until,
+         array(select kt.team_id from api_key_teams kt where kt.api_key_id = k.id order by kt.team_id) as team_ids
+  from api_key_secrets s join api_keys k on k.id = s.api_key_id
+  where s.digest = '\\x${digest.toString('hex')}'::bytea and k.deleted_at is null`;
+}
+
+const dateOrNull = (v: Date | string | null) => (v === null ? null : new Date(v));
+
+export function toVerifiableKey(row: VerifiableRow): VerifiableKey {
+  return {
+    id: row.id, accountId: row.account_id, instanceId: row.instance_id, channelId: row.channel_id,
+    developerId: row.developer_id, cloud: row.cloud, teamIds: row.team_ids ?? [], expiresAt: new Date(row.expires_at),
+    revokedAt: dateOrNull(row.revoked_at), secretValidUntil: dateOrNull(row.valid_until),
+  };
+}
+
+export type { VerifiableRow };
 
 // ---- history ----
 
@@ -338,10 +417,10 @@ export interface EventFilter {
   to: Date | null;
 }
 
-function matchingEvents(db: Knex, accountId: string, f: EventFilter): Knex.QueryBuilder {
-  const q = db('api_key_events').where({ account_id: accountId });
-  if (f.apiKeyIds.length) q.whereIn('api_key_id', f.apiKeyIds);
-  if (f.types.length) q.whereIn('type', f.types);
+function matchingEvents(accountId: string, f: EventFilter): Knex.QueryBuilder {
+  const q = qb('api_key_events').where({ account_id: accountId });
+  if (f.apiKeyIds.length) q.whereRaw('api_key_id = any(?::text[])', [f.apiKeyIds]);
+  if (f.types.length) q.whereRaw('type = any(?::text[])', [f.types]);
   if (f.actor !== null) q.where({ actor: f.actor });
   if (f.from) q.where('at', '>=', f.from);
   if (f.to) q.where('at', '<', f.to);
@@ -349,18 +428,44 @@ function matchingEvents(db: Knex, accountId: string, f: EventFilter): Knex.Query
 }
 
 /** Newest first; event IDs are time-ordered, so the ID alone is the sort key. */
-export async function pageEvents(db: Knex, accountId: string, f: EventFilter, afterId: string | null, limit: number): Promise<ApiKeyEventRecord[]> {
-  const q = matchingEvents(db, accountId, f).orderBy('id', 'desc').limit(limit + 1);
+export async function pageEvents(db: Db, accountId: string, f: EventFilter, afterId: string | null, limit: number): Promise<ApiKeyEventRecord[]> {
+  const q = matchingEvents(accountId, f).orderBy('id', 'desc').limit(limit + 1);
   if (afterId) q.where('id', '<', afterId);
-  return ((await q) as EventRow[]).map(toEventRecord);
+  return (await db.rows<EventRow>(q)).map(toEventRecord);
 }
 
-export async function countEvents(db: Knex, accountId: string, f: EventFilter): Promise<number> {
-  const row = await matchingEvents(db, accountId, f).count<{ n: number }>({ n: '*' }).first();
+export async function countEvents(db: Db, accountId: string, f: EventFilter): Promise<number> {
+  const row = await db.first<{ n: number }>(matchingEvents(accountId, f).count({ n: '*' }));
   return Number(row?.n ?? 0);
 }
 
-export async function eventById(db: Knex, accountId: string, id: string): Promise<ApiKeyEventRecord | null> {
-  const row: EventRow | undefined = await db('api_key_events').where({ id, account_id: accountId }).first();
+export async function eventById(db: Db, accountId: string, id: string): Promise<ApiKeyEventRecord | null> {
+  const row = await db.first<EventRow>(qb('api_key_events').where({ id, account_id: accountId }).first());
   return row ? toEventRecord(row) : null;
+}
+
+export interface NewEventRow {
+  id: string; accountId: string; apiKeyId: string; apiKeyName: string; type: string; actor: string; at: Date; changes: Record<string, unknown> | null;
+}
+
+/** Writes history events in one statement, however many (a bulk change writes one per key). */
+export async function insertEvents(db: Db, events: readonly NewEventRow[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.execute(qb.raw(
+    `insert into api_key_events (id, account_id, api_key_id, api_key_name, type, actor, at, changes)
+     select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::jsonb[])`,
+    [
+      events.map((r) => r.id), events.map((r) => r.accountId), events.map((r) => r.apiKeyId), events.map((r) => r.apiKeyName),
+      events.map((r) => r.type), events.map((r) => r.actor), events.map((r) => r.at.toISOString()),
+      // null elements are SQL NULLs in the array
+      events.map((r) => (r.changes === null ? null : JSON.stringify(r.changes))) as unknown as string[],
+    ],
+  ));
+}
+
+/** Sends the key-change notification (payloads of at most 250 IDs, NOTIFY's limit being 8000 bytes) when the transaction commits. */
+export async function notifyKeyChanges(db: Db, channel: string, keyIds: readonly string[]): Promise<void> {
+  const payloads: string[] = [];
+  for (let i = 0; i < keyIds.length; i += 250) payloads.push(keyIds.slice(i, i + 250).join(','));
+  await db.rows(qb.raw('select pg_notify(?, p) from unnest(?::text[]) as p', [channel, payloads]));
 }

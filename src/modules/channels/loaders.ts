@@ -1,11 +1,12 @@
-import type { Knex } from 'knex';
+import type { Db } from '../../db/db';
+import type { Tenant } from '../../db/tenant';
 import { Loader, mapTo } from '../../lib/loaders';
 import type { ChannelRecord } from './model';
 import { channelsByIds } from './store';
 
-export function createChannelLoaders(db: Knex, accountId: string | null) {
+export function createChannelLoaders(db: Db, tenant: Tenant) {
   return {
     channelById: new Loader<string, ChannelRecord | null>(async (ids) =>
-      mapTo(ids, await channelsByIds(db, accountId, ids), (c) => c.id)),
+      mapTo(ids, await channelsByIds(db, tenant, ids), (c) => c.id)),
   };
 }

@@ -1,22 +1,33 @@
-import type { Knex } from 'knex';
+import { namesByIds, qb, type Db } from '../../db/db';
+import { ALL_ACCOUNTS, type Tenant } from '../../db/tenant';
 import type { ChannelRecord } from './model';
 
-interface ChannelRow { id: string; account_id: string; name: string; created_at: Date }
+export interface ChannelRow { id: string; account_id: string; name: string; created_at: Date | string }
 
-const toRecord = (r: ChannelRow): ChannelRecord => ({ id: r.id, accountId: r.account_id, name: r.name, createdAt: r.created_at });
+/** A channel row (from a table, or from JSON with its timestamps as text). */
+export const toChannelRecord = (r: ChannelRow): ChannelRecord => ({
+  id: r.id, accountId: r.account_id, name: r.name, createdAt: new Date(r.created_at),
+});
 
-export async function listChannels(db: Knex, accountId: string): Promise<ChannelRecord[]> {
-  const rows: ChannelRow[] = await db('channels').where({ account_id: accountId }).orderByRaw('lower(name), id');
-  return rows.map(toRecord);
+export async function listChannels(db: Db, accountId: string): Promise<ChannelRecord[]> {
+  const rows = await db.rows<ChannelRow>(qb('channels').where({ account_id: accountId }).orderByRaw('lower(name), id'));
+  return rows.map(toChannelRecord);
 }
 
-/** Channels by ID; with an account, only that account's. */
-export async function channelsByIds(db: Knex, accountId: string | null, ids: readonly string[]): Promise<ChannelRecord[]> {
-  const q = db<ChannelRow>('channels').whereIn('id', ids);
-  if (accountId !== null) q.where({ account_id: accountId });
-  return (await q).map(toRecord);
+/** Channels by ID, of the tenant's account. */
+export async function channelsByIds(db: Db, tenant: Tenant, ids: readonly string[]): Promise<ChannelRecord[]> {
+  const q = qb('channels').whereRaw('id = any(?::text[])', [[...ids]]);
+  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
+  return (await db.rows<ChannelRow>(q)).map(toChannelRecord);
 }
 
-export async function insertChannel(db: Knex, record: ChannelRecord): Promise<void> {
-  await db('channels').insert({ id: record.id, account_id: record.accountId, name: record.name, created_at: record.createdAt });
+export async function channelNameTaken(db: Db, accountId: string, name: string): Promise<boolean> {
+  return (await db.first(qb('channels').where({ account_id: accountId }).whereRaw('lower(name) = lower(?)', [name]).first('id'))) !== undefined;
 }
+
+export async function insertChannel(db: Db, record: ChannelRecord): Promise<void> {
+  await db.execute(qb('channels').insert({ id: record.id, account_id: record.accountId, name: record.name, created_at: record.createdAt }));
+}
+
+/** Names of channels by ID (usage labels). */
+export const channelNames = (db: Db, accountId: string, ids: readonly string[]): Promise<Map<string, string>> => namesByIds(db, 'channels', accountId, ids);

@@ -1,18 +1,19 @@
-import type { Knex } from 'knex';
 import type { Context } from '../../context';
 import { requireAdmin, requireReader } from '../../auth/principal';
+import type { Db } from '../../db/db';
 import { inTransaction } from '../../db/transaction';
 import { badInput, failedPrecondition, notFound } from '../../errors';
 import type { DeactivateDeveloperInput, DeveloperInput, RecordDeveloperActivityInput } from '../../generated/graphql';
 import { pageRequest, toConnection, type Connection, type PageArgs } from '../../lib/connection';
 import { cleanName, searchText } from '../../lib/validate';
+import { lockActiveKeysOfDeveloper, revokeKeys } from '../api-keys/keys';
 import type { ApiKeyRecord } from '../api-keys/model';
-import { revokeKeys } from '../api-keys/service';
-import { lockActiveKeysOfDeveloper } from '../api-keys/store';
 import type { InstanceRecord } from '../instances/model';
 import { requireInstance } from '../instances/service';
 import type { DeveloperRecord } from './model';
 import * as store from './store';
+
+export { developerNames, linkDeveloperToInstance } from './store';
 
 interface DeveloperListArgs extends PageArgs {
   instanceId?: string | null;
@@ -25,9 +26,9 @@ export async function developers(ctx: Context, args: DeveloperListArgs): Promise
   const search = searchText('search', args.search);
   const instanceId = args.instanceId ?? null;
   if (instanceId) await requireInstance(ctx, instanceId, 'instanceId');
-  const rows = await store.pageDevelopers(ctx.knex, accountId, instanceId, search, page.cursor, page.limit + 1);
+  const rows = await store.pageDevelopers(ctx.db, accountId, instanceId, search, page.cursor, page.limit + 1);
   rows.forEach((d) => ctx.loaders.developerById.prime(d.id, d));
-  return toConnection(rows, page, (d) => [d.name.toLowerCase(), d.id], () => store.countDevelopers(ctx.knex, accountId, instanceId, search));
+  return toConnection(rows, page, (d) => [d.name.toLowerCase(), d.id], () => store.countDevelopers(ctx.db, accountId, instanceId, search));
 }
 
 export function developersOfInstance(ctx: Context, instanceId: string, args: DeveloperListArgs): Promise<Connection<DeveloperRecord>> {
@@ -45,22 +46,22 @@ export async function instancesOfDeveloper(ctx: Context, developer: DeveloperRec
  * or by name (reused case-insensitively, else created). A deactivated one is refused.
  */
 export async function developerForKey(
-  trx: Knex, accountId: string, input: DeveloperInput, instanceId: string, field: string,
+  db: Db, accountId: string, input: DeveloperInput, instanceId: string, field: string, now: Date,
 ): Promise<DeveloperRecord> {
   const byId = input.id != null;
   const byName = input.name != null;
   if (byId === byName) throw badInput(field, 'Give exactly one of developer.id and developer.name');
   let developer: DeveloperRecord | null;
   if (byId) {
-    developer = await store.lockDeveloper(trx, accountId, input.id as string);
+    developer = await store.lockDeveloper(db, accountId, input.id as string);
     if (!developer) throw notFound('developer', input.id as string, `${field}.id`);
   } else {
-    developer = await store.ensureDeveloperByName(trx, accountId, cleanName(`${field}.name`, input.name as string));
+    developer = await store.ensureDeveloperByName(db, accountId, cleanName(`${field}.name`, input.name as string), now);
   }
   if (!developer.active) {
     throw failedPrecondition(`Developer ${JSON.stringify(developer.name)} is deactivated and gets no new key`, { field });
   }
-  await store.linkDeveloperToInstance(trx, accountId, developer.id, instanceId);
+  await store.linkDeveloperToInstance(db, accountId, developer.id, instanceId, now);
   return developer;
 }
 
@@ -68,9 +69,10 @@ export async function recordDeveloperActivity(ctx: Context, input: RecordDevelop
   const { accountId } = requireAdmin(ctx.principal);
   const name = cleanName('input.developerName', input.developerName);
   await requireInstance(ctx, input.instanceId, 'input.instanceId');
-  return inTransaction(ctx, async (trx) => {
-    const developer = await store.ensureDeveloperByName(trx, accountId, name);
-    await store.linkDeveloperToInstance(trx, accountId, developer.id, input.instanceId);
+  const now = ctx.now();
+  return inTransaction(ctx, async (tx) => {
+    const developer = await store.ensureDeveloperByName(tx, accountId, name, now);
+    await store.linkDeveloperToInstance(tx, accountId, developer.id, input.instanceId, now);
     return developer;
   });
 }
@@ -80,19 +82,19 @@ export async function deactivateDeveloper(
 ): Promise<{ developer: DeveloperRecord; revokedApiKeys: ApiKeyRecord[] }> {
   const principal = requireAdmin(ctx.principal);
   const { accountId } = principal;
-  return inTransaction(ctx, async (trx) => {
-    const current = await store.lockDeveloper(trx, accountId, input.id);
+  return inTransaction(ctx, async (tx) => {
+    const current = await store.lockDeveloper(tx, accountId, input.id);
     if (!current) throw notFound('developer', input.id, 'input.id');
-    const now = new Date();
-    const active = await lockActiveKeysOfDeveloper(trx, accountId, current.id, now);
+    const now = ctx.now();
+    const active = await lockActiveKeysOfDeveloper(tx, accountId, current.id, now);
     if (active.length > 0 && !input.revokeApiKeys) {
       throw failedPrecondition(
         `Developer ${JSON.stringify(current.name)} still holds ${active.length} active API key${active.length === 1 ? '' : 's'}; revoke them first or pass revokeApiKeys: true`,
         { activeApiKeyCount: active.length },
       );
     }
-    const revokedApiKeys = await revokeKeys(trx, principal, active, `Developer ${current.name} deactivated`, now);
-    const developer = await store.deactivateDeveloperRow(trx, accountId, current.id, now);
+    const revokedApiKeys = await revokeKeys(ctx, tx, principal, active, `Developer ${current.name} deactivated`, now);
+    const developer = await store.deactivateDeveloperRow(tx, accountId, current.id, now);
     return { developer, revokedApiKeys };
   });
 }

@@ -1,17 +1,13 @@
 import { Kind, parse, print, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
-import type { Knex } from 'knex';
+import type { Database } from '../../db/database';
 import type { Logger } from 'pino';
 import { requireMutationRoles, type Principal } from '../../auth/principal';
-import { ApiError, fromDatabaseError } from '../../errors';
+import { ApiError, conflict, errorAnswer, forbidden, fromDatabaseError, type HttpAnswer } from '../../errors';
 import { IdempotencyCrypto } from './crypto';
 import * as store from './store';
 
 /** An HTTP answer as sent, and as kept for replay. */
-export interface HttpOutcome {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type HttpOutcome = HttpAnswer;
 
 export type IdempotencyResult = 'executed' | 'replayed' | 'conflict' | 'in_progress';
 
@@ -34,11 +30,8 @@ interface Mutation {
   rootFields: string[];
 }
 
-const errorOutcome = (status: number, code: string, message: string, extra: Record<string, unknown> = {}): HttpOutcome => ({
-  status,
-  headers: { 'content-type': 'application/json; charset=utf-8' },
-  body: JSON.stringify({ errors: [{ message, extensions: { code, ...extra } }] }),
-});
+const refused = (err: ApiError): HttpOutcome => errorAnswer('graphql', err);
+const keyConflict = (message: string) => refused(conflict(message, { field: 'Idempotency-Key' }));
 
 /** JSON with object keys sorted, so equal variables give equal text. */
 function canonical(value: unknown): string {
@@ -125,7 +118,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class IdempotencyGuard {
   constructor(
-    private readonly db: Knex,
+    private readonly db: Database,
     private readonly crypto: IdempotencyCrypto,
     private readonly options: IdempotencyOptions,
   ) {}
@@ -134,7 +127,7 @@ export class IdempotencyGuard {
     if (header === undefined) return run();
     const key = Array.isArray(header) ? header.join(', ') : header;
     if (key.length < 1 || key.length > MAX_KEY_LENGTH) {
-      return errorOutcome(400, 'BAD_USER_INPUT', `The Idempotency-Key header must be 1 to ${MAX_KEY_LENGTH} characters`, { field: 'Idempotency-Key' });
+      return refused(new ApiError('BAD_USER_INPUT', `The Idempotency-Key header must be 1 to ${MAX_KEY_LENGTH} characters`, { field: 'Idempotency-Key' }, { status: 400 }));
     }
     const accountId = principal.accountId;
     const mutation = mutationOf(body, this.options.maxTokens);
@@ -143,13 +136,13 @@ export class IdempotencyGuard {
     try {
       requireMutationRoles(principal, mutation.rootFields);
     } catch (err) {
-      return errorOutcome(200, 'FORBIDDEN', (err as Error).message);
+      return refused(forbidden((err as Error).message));
     }
     try {
       return await this.guarded(accountId, ownerOf(principal), key, mutation, run);
     } catch (err) {
       const mapped = fromDatabaseError(err);
-      if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') return errorOutcome(503, mapped.code, mapped.message);
+      if (mapped instanceof ApiError && mapped.code === 'SERVICE_UNAVAILABLE') return refused(mapped);
       throw err;
     }
   }
@@ -165,12 +158,12 @@ export class IdempotencyGuard {
         if (await store.takeOver(this.db, accountId, keyHash, requestHash)) return this.execute(accountId, owner, key, keyHash, mutation, run);
       } else if (row !== null && !row.requestHash.equals(requestHash)) {
         this.options.onResult?.('conflict');
-        return errorOutcome(200, 'CONFLICT', 'This Idempotency-Key was already used with another operation or other variables', { field: 'Idempotency-Key' });
+        return keyConflict('This Idempotency-Key was already used with another operation or other variables');
       } else if (row !== null && row.httpStatus !== null && row.response && row.responseIv) {
         const text = this.crypto.open(owner, key, row.responseIv, row.response);
         if (text === null) {
           this.options.onResult?.('conflict');
-          return errorOutcome(200, 'CONFLICT', 'The first answer for this Idempotency-Key cannot be replayed; use a new key', { field: 'Idempotency-Key' });
+          return keyConflict('The first answer for this Idempotency-Key cannot be replayed; use a new key');
         }
         const stored = JSON.parse(text) as { headers: Record<string, string>; body: string };
         this.options.onResult?.('replayed');
@@ -179,7 +172,7 @@ export class IdempotencyGuard {
       // in flight elsewhere, or released or taken over in between: look again until the deadline
       if (Date.now() >= deadline) {
         this.options.onResult?.('in_progress');
-        return errorOutcome(200, 'CONFLICT', 'A request with this Idempotency-Key is still in progress; retry later', { field: 'Idempotency-Key' });
+        return keyConflict('A request with this Idempotency-Key is still in progress; retry later');
       }
       await sleep(POLL_MS);
     }

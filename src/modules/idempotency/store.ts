@@ -1,5 +1,6 @@
-import type { Knex } from 'knex';
-import { ALL_ACCOUNTS, scoped } from '../../db/scope';
+import type { Database } from '../../db/database';
+import { qb } from '../../db/db';
+import { ALL_ACCOUNTS } from '../../db/tenant';
 
 /** Time the first request may hold its claim; after it, a retry takes over (its process died). */
 export const LEASE_SECONDS = 60;
@@ -19,68 +20,66 @@ export interface IdempotencyRow {
 }
 
 interface Row {
-  request_hash: Uint8Array; http_status: number | null; response_iv: Uint8Array | null; response: Uint8Array | null;
+  request_hash: Buffer; http_status: number | null; response_iv: Buffer | null; response: Buffer | null;
   expired: boolean; abandoned: boolean;
 }
 
-const rowsOf = (result: unknown) => (result as { rows: Row[] }).rows;
+/** One statement in a transaction of its own, scoped to the account (or to every account). */
+const run = (db: Database, accountId: string | typeof ALL_ACCOUNTS, sql: string, values: unknown[]) =>
+  db.transaction(accountId, (tx) => tx.rows<Row>(qb.raw(sql, values as never)));
 
 /** Claims the key for a first request; false when a row exists already. */
-export async function claim(db: Knex, accountId: string, keyHash: Buffer, requestHash: Buffer): Promise<boolean> {
-  const result = await scoped(db, accountId, (knex) => knex.raw(
+export async function claim(db: Database, accountId: string, keyHash: Buffer, requestHash: Buffer): Promise<boolean> {
+  const rows = await run(db, accountId,
     `insert into idempotency_keys (account_id, key_hash, request_hash, locked_until, expires_at)
      values (?, ?, ?, now() + make_interval(secs => ?), now() + make_interval(hours => ?))
      on conflict (account_id, key_hash) do nothing
      returning 1 as claimed`,
     [accountId, keyHash, requestHash, LEASE_SECONDS, RETENTION_HOURS],
-  ));
-  return rowsOf(result).length === 1;
+  );
+  return rows.length === 1;
 }
 
-export async function find(db: Knex, accountId: string, keyHash: Buffer): Promise<IdempotencyRow | null> {
-  const result = await scoped(db, accountId, (knex) => knex.raw(
+export async function find(db: Database, accountId: string, keyHash: Buffer): Promise<IdempotencyRow | null> {
+  const [row] = await run(db, accountId,
     `select request_hash, http_status, response_iv, response, expires_at <= now() as expired,
             (http_status is null and locked_until <= now()) as abandoned
      from idempotency_keys where account_id = ? and key_hash = ?`,
     [accountId, keyHash],
-  ));
-  const row = rowsOf(result)[0];
+  );
   if (!row) return null;
   return {
-    // PGlite answers bytea as Uint8Array, pg as Buffer
-    requestHash: Buffer.from(row.request_hash), httpStatus: row.http_status,
-    responseIv: row.response_iv && Buffer.from(row.response_iv), response: row.response && Buffer.from(row.response),
+    requestHash: row.request_hash, httpStatus: row.http_status, responseIv: row.response_iv, response: row.response,
     expired: row.expired, abandoned: row.abandoned,
   };
 }
 
 /** Claims an expired or abandoned row for a new first request; false when another request got it first. */
-export async function takeOver(db: Knex, accountId: string, keyHash: Buffer, requestHash: Buffer): Promise<boolean> {
-  const result = await scoped(db, accountId, (knex) => knex.raw(
+export async function takeOver(db: Database, accountId: string, keyHash: Buffer, requestHash: Buffer): Promise<boolean> {
+  const rows = await run(db, accountId,
     `update idempotency_keys
      set request_hash = ?, http_status = null, response_iv = null, response = null, created_at = now(),
          locked_until = now() + make_interval(secs => ?), expires_at = now() + make_interval(hours => ?)
      where account_id = ? and key_hash = ? and (expires_at <= now() or (http_status is null and locked_until <= now()))
      returning 1 as claimed`,
     [requestHash, LEASE_SECONDS, RETENTION_HOURS, accountId, keyHash],
-  ));
-  return rowsOf(result).length === 1;
+  );
+  return rows.length === 1;
 }
 
-export async function complete(db: Knex, accountId: string, keyHash: Buffer, httpStatus: number, iv: Buffer, response: Buffer): Promise<void> {
-  await scoped(db, accountId, (knex) => knex.raw(
+export async function complete(db: Database, accountId: string, keyHash: Buffer, httpStatus: number, iv: Buffer, response: Buffer): Promise<void> {
+  await run(db, accountId,
     `update idempotency_keys set http_status = ?, response_iv = ?, response = ? where account_id = ? and key_hash = ?`,
     [httpStatus, iv, response, accountId, keyHash],
-  ));
+  );
 }
 
 /** Gives the key back (the request wrote nothing), so a retry runs afresh. */
-export async function release(db: Knex, accountId: string, keyHash: Buffer): Promise<void> {
-  await scoped(db, accountId, (knex) => knex.raw(`delete from idempotency_keys where account_id = ? and key_hash = ? and http_status is null`, [accountId, keyHash]));
+export async function release(db: Database, accountId: string, keyHash: Buffer): Promise<void> {
+  await run(db, accountId, `delete from idempotency_keys where account_id = ? and key_hash = ? and http_status is null`, [accountId, keyHash]);
 }
 
 /** Deletes expired rows; returns how many. */
-export async function pruneExpired(db: Knex): Promise<number> {
-  const result = await scoped(db, ALL_ACCOUNTS, (knex) => knex.raw(`delete from idempotency_keys where expires_at <= now()`));
-  return (result as { rowCount?: number }).rowCount ?? 0;
+export async function pruneExpired(db: Database): Promise<number> {
+  return db.transaction(ALL_ACCOUNTS, (tx) => tx.execute({ text: 'delete from idempotency_keys where expires_at <= now()' }));
 }

@@ -1,13 +1,12 @@
-import type { Knex } from 'knex';
+import type { Db } from '../../db/db';
+import type { Tenant } from '../../db/tenant';
 import { Loader, mapTo } from '../../lib/loaders';
 import type { TeamRecord } from './model';
-import { keyCountsOfTeams, teamsByIds } from './store';
+import { teamsByIds } from './store';
 
-export function createTeamLoaders(db: Knex, accountId: string | null) {
+export function createTeamLoaders(db: Db, tenant: Tenant) {
   return {
     teamById: new Loader<string, TeamRecord | null>(async (ids) =>
-      mapTo(ids, await teamsByIds(db, accountId, ids), (t) => t.id)),
-    apiKeyCountByTeamId: new Loader<string, number>(async (ids) =>
-      mapTo(ids, await keyCountsOfTeams(db, ids), (r) => r.teamId).map((r) => r?.n ?? 0)),
+      mapTo(ids, await teamsByIds(db, tenant, ids), (t) => t.id)),
   };
 }

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { Knex } from 'knex';
+import type { Db } from '../../db/db';
 import type { UsageGranularity } from '../../generated/graphql';
 import { toSeries, type UsageSeries } from './model';
 import { usageByDimension } from './store';
@@ -15,7 +15,7 @@ export interface KeyUsageRequest {
 }
 
 /** `ApiKey.usage` for a whole page of keys: one statement per distinct (range, granularity). */
-export function createUsageLoaders(db: Knex) {
+export function createUsageLoaders(db: Db) {
   return {
     keyUsage: new DataLoader<KeyUsageRequest, UsageSeries, string>(async (requests) => {
       const groups = new Map<string, KeyUsageRequest[]>();

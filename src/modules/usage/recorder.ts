@@ -1,7 +1,10 @@
-import type { Knex } from 'knex';
-import { ALL_ACCOUNTS, scoped, scopedTransaction } from '../../db/scope';
+import type { Database } from '../../db/database';
+import { ALL_ACCOUNTS } from '../../db/tenant';
 import { ApiError, fromDatabaseError } from '../../errors';
+import type { Clock } from '../../lib/clock';
+import { recordLastUse } from '../api-keys/keys';
 import type { UsageDims } from './model';
+import { addToRollups, deleteRollupsBefore } from './store';
 
 const HOUR = 3_600_000;
 
@@ -32,18 +35,6 @@ const unreachable = (err: unknown) => {
 const dimsKey = (d: UsageDims) =>
   `${d.accountId}\u0000${d.apiKeyId}\u0000${d.channelId}\u0000${d.instanceId}\u0000${d.developerId}\u0000${d.cloud}\u0000${d.teamIds.join(',')}`;
 
-/** Keys of dimension objects recorded again and again (a verified key's are reused while it is cached). */
-const dimsKeys = new WeakMap<UsageDims, string>();
-
-function bucketKey(d: UsageDims, hour: number): string {
-  let key = dimsKeys.get(d);
-  if (key === undefined) {
-    key = dimsKey(d);
-    dimsKeys.set(d, key);
-  }
-  return `${hour}\u0000${key}`;
-}
-
 function isSorted(ids: readonly string[]): boolean {
   for (let i = 1; i < ids.length; i++) if (ids[i - 1] > ids[i]) return false;
   return true;
@@ -72,13 +63,24 @@ export class UsageRecorder {
   private generation = 0;
   /** The bucket a dimension object was last counted in: a cached key's verifications skip the buffer's lookup. */
   private latest = new WeakMap<UsageDims, Bucket>();
+  /** Keys of dimension objects recorded again and again (a verified key's are reused while it is cached). */
+  private dimsKeys = new WeakMap<UsageDims, string>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private pending = 0;
   /** A flush asked for by a full buffer is queued or running: don't queue another per record. */
   private sizeFlushQueued = false;
 
-  constructor(private readonly db: Knex, private readonly options: UsageRecorderOptions) {}
+  constructor(private readonly db: Database, private readonly options: UsageRecorderOptions, private readonly clock: Clock) {}
+
+  private bucketKey(d: UsageDims, hour: number): string {
+    let key = this.dimsKeys.get(d);
+    if (key === undefined) {
+      key = dimsKey(d);
+      this.dimsKeys.set(d, key);
+    }
+    return `${hour}\u0000${key}`;
+  }
 
   /** Buffered counts not yet written. */
   get depth(): number {
@@ -91,7 +93,7 @@ export class UsageRecorder {
     this.timer.unref();
   }
 
-  record(given: UsageDims, valid: boolean, at = Date.now()): void {
+  record(given: UsageDims, valid: boolean, at = this.clock()): void {
     const hour = at - (at % HOUR);
     let bucket = this.latest.get(given);
     if (bucket === undefined || bucket.hour !== hour || bucket.generation !== this.generation) {
@@ -111,7 +113,7 @@ export class UsageRecorder {
   private bucketFor(given: UsageDims, hour: number): Bucket {
     // one roll-up row per team set: the same teams in another order must not become a second row of one statement
     const dims = isSorted(given.teamIds) ? given : { ...given, teamIds: [...given.teamIds].sort() };
-    const key = bucketKey(dims, hour);
+    const key = this.bucketKey(dims, hour);
     let bucket = this.buffer.get(key);
     if (!bucket) {
       bucket = { dims, hour, valid: 0, rejected: 0, lastAt: 0, generation: this.generation, failures: 0 };
@@ -177,46 +179,16 @@ export class UsageRecorder {
 
   private async write(unordered: Bucket[]): Promise<void> {
     // Replicas flush the same hot rows: a fixed order of row locks keeps their flushes from deadlocking.
-    const buckets = unordered.map((b) => ({ b, key: bucketKey(b.dims, b.hour) }))
+    const buckets = unordered.map((b) => ({ b, key: this.bucketKey(b.dims, b.hour) }))
       .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.b);
-    const lastUsed = new Map<string, number>();
+    const lastUse = new Map<string, Date>();
     for (const { dims: { apiKeyId }, lastAt } of buckets) {
-      if (apiKeyId) lastUsed.set(apiKeyId, Math.max(lastUsed.get(apiKeyId) ?? 0, lastAt));
+      if (apiKeyId && lastAt > (lastUse.get(apiKeyId)?.getTime() ?? 0)) lastUse.set(apiKeyId, new Date(lastAt));
     }
     // one flush writes the roll-ups of many accounts
-    await scopedTransaction(this.db, ALL_ACCOUNTS, async (trx) => {
-      await trx.raw(
-        `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
-         select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, v, r
-         from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[])
-              as x(a, h, k, c, i, d, cl, t, v, r)
-         on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids)
-         do update set valid = u.valid + excluded.valid, rejected = u.rejected + excluded.rejected`,
-        [
-          buckets.map((b) => b.dims.accountId),
-          buckets.map((b) => new Date(b.hour).toISOString()),
-          buckets.map((b) => b.dims.apiKeyId),
-          buckets.map((b) => b.dims.channelId),
-          buckets.map((b) => b.dims.instanceId),
-          buckets.map((b) => b.dims.developerId),
-          buckets.map((b) => b.dims.cloud),
-          buckets.map((b) => b.dims.teamIds.join(',')),
-          buckets.map((b) => b.valid),
-          buckets.map((b) => b.rejected),
-        ],
-      );
-      if (lastUsed.size > 0) {
-        const ids = [...lastUsed.keys()];
-        // locked in ID order first, as every change of many keys locks them: the update alone would lock
-        // them in its plan's order, and could deadlock with such a change (which then fails)
-        await trx.raw('select 1 from api_keys where id = any(?::text[]) order by id for no key update', [ids]);
-        await trx.raw(
-          `update api_keys set last_used_at = x.at
-           from unnest(?::text[], ?::timestamptz[]) as x(id, at)
-           where api_keys.id = x.id and (api_keys.last_used_at is null or api_keys.last_used_at < x.at)`,
-          [ids, [...lastUsed.values()].map((t) => new Date(t).toISOString())],
-        );
-      }
+    await this.db.transaction(ALL_ACCOUNTS, async (tx) => {
+      await addToRollups(tx, buckets.map(({ dims, hour, valid, rejected }) => ({ ...dims, hour: new Date(hour), valid, rejected })));
+      await recordLastUse(tx, lastUse);
     });
   }
 
@@ -226,6 +198,7 @@ export class UsageRecorder {
     this.timer = null;
     const end = Date.now() + deadlineMs;
     await this.flush();
+    // real time: the shutdown's deadline, whatever the service's clock says
     while (this.buffer.size > 0 && Date.now() < end) {
       await new Promise((r) => setTimeout(r, 200));
       await this.flush();
@@ -234,15 +207,11 @@ export class UsageRecorder {
 }
 
 /** Deletes roll-ups older than the retention, in small batches so traffic never waits on it. */
-export async function pruneUsage(db: Knex, retentionDays: number, batch = 5000): Promise<number> {
-  const cutoff = new Date(Date.now() - retentionDays * 24 * HOUR);
+export async function pruneUsage(db: Database, retentionDays: number, now: number, batch = 5000): Promise<number> {
+  const cutoff = new Date(now - retentionDays * 24 * HOUR);
   let total = 0;
   for (;;) {
-    const result = await scoped(db, ALL_ACCOUNTS, (knex) => knex.raw(
-      `delete from usage_hourly where ctid = any(array(select ctid from usage_hourly where hour < ? limit ?))`,
-      [cutoff, batch],
-    ));
-    const n = (result as { rowCount?: number }).rowCount ?? 0;
+    const n = await db.transaction(ALL_ACCOUNTS, (tx) => deleteRollupsBefore(tx, cutoff, batch));
     total += n;
     if (n < batch) return total;
   }

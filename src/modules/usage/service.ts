@@ -1,10 +1,26 @@
 import type { Context } from '../../context';
 import { requireReader } from '../../auth/principal';
+import type { Db } from '../../db/db';
 import { badInput } from '../../errors';
 import type { UsageDimension, UsageFilter, UsageGranularity } from '../../generated/graphql';
 import { idList } from '../../lib/validate';
+import { keyNames } from '../api-keys/keys';
+import { channelNames } from '../channels/service';
+import { developerNames } from '../developers/service';
+import { instanceNames } from '../instances/service';
+import { teamNames } from '../teams/service';
 import { bucketStart, bucketsBetween, toSeries, type UsageSeries } from './model';
-import { labelsOf, usageByDimension, type UsageQuery } from './store';
+import { usageByDimension, type UsageQuery } from './store';
+
+/** Names of a dimension's values, from the module each belongs to (a cloud is its own name). */
+const NAMES: Record<UsageDimension, ((db: Db, accountId: string, ids: readonly string[]) => Promise<Map<string, string>>) | null> = {
+  CHANNEL: channelNames, INSTANCE: instanceNames, DEVELOPER: developerNames, API_KEY: keyNames, TEAM: teamNames, CLOUD: null,
+};
+
+async function labelsOf(db: Db, accountId: string, dimension: UsageDimension, ids: string[]): Promise<Map<string, string>> {
+  const names = NAMES[dimension];
+  return names && ids.length ? names(db, accountId, ids) : new Map(ids.map((id) => [id, id]));
+}
 
 /** Most buckets one report may span (400 days of hours fit). */
 const MAX_BUCKETS = 10_000;
@@ -47,7 +63,7 @@ export async function usageReport(
     apiKeyIds: idList('filter.apiKeyIds', filter.apiKeyIds),
     clouds: [...new Set(filter.clouds ?? [])],
   };
-  const rows = await usageByDimension(ctx.knex, query, groupBy, granularity);
+  const rows = await usageByDimension(ctx.db, query, groupBy, granularity);
   const byKey = new Map<string, typeof rows>();
   for (const row of rows) {
     const list = byKey.get(row.key);
@@ -55,7 +71,7 @@ export async function usageReport(
     else byKey.set(row.key, [row]);
   }
   const ids = [...byKey.keys()].filter((k) => k !== '');
-  const labels = await labelsOf(ctx.knex, accountId, groupBy, ids);
+  const labels = await labelsOf(ctx.db, accountId, groupBy, ids);
   const series = [...byKey.entries()]
     .map(([key, list]) => key === ''
       ? toSeries('none', unattributedLabel(groupBy), buckets, list)
@@ -63,7 +79,7 @@ export async function usageReport(
     .sort((a, b) => b.total - a.total || a.label.localeCompare(b.label));
   const total = groupBy === 'TEAM'
     // a key in several teams shows in each series; the report's total counts each verification once
-    ? (await usageByDimension(ctx.knex, query, 'CLOUD', granularity)).reduce((n, r) => n + Number(r.valid) + Number(r.rejected), 0)
+    ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity)).reduce((n, r) => n + Number(r.valid) + Number(r.rejected), 0)
     : series.reduce((n, s) => n + s.total, 0);
   return { groupBy, granularity, total, series };
 }

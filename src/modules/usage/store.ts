@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { qb, type Db } from '../../db/db';
 import type { UsageDimension, UsageGranularity } from '../../generated/graphql';
 
 export interface UsageQuery {
@@ -25,13 +26,13 @@ const DIMENSION_SQL: Record<UsageDimension, string> = {
 
 const TRUNC: Record<UsageGranularity, string> = { HOUR: 'hour', DAY: 'day', WEEK: 'week', MONTH: 'month' };
 
-function matching(db: Knex, q: UsageQuery): Knex.QueryBuilder {
-  const b = db('usage_hourly as u').where('u.account_id', q.accountId).where('u.hour', '>=', q.from).where('u.hour', '<', q.to);
-  if (q.channelIds.length) b.whereIn('u.channel_id', q.channelIds);
-  if (q.instanceIds.length) b.whereIn('u.instance_id', q.instanceIds);
-  if (q.developerIds.length) b.whereIn('u.developer_id', q.developerIds);
-  if (q.apiKeyIds.length) b.whereIn('u.api_key_id', q.apiKeyIds);
-  if (q.clouds.length) b.whereIn('u.cloud', q.clouds);
+function matching(q: UsageQuery): Knex.QueryBuilder {
+  const b = qb('usage_hourly as u').where('u.account_id', q.accountId).where('u.hour', '>=', q.from).where('u.hour', '<', q.to);
+  if (q.channelIds.length) b.whereRaw('u.channel_id = any(?::text[])', [q.channelIds]);
+  if (q.instanceIds.length) b.whereRaw('u.instance_id = any(?::text[])', [q.instanceIds]);
+  if (q.developerIds.length) b.whereRaw('u.developer_id = any(?::text[])', [q.developerIds]);
+  if (q.apiKeyIds.length) b.whereRaw('u.api_key_id = any(?::text[])', [q.apiKeyIds]);
+  if (q.clouds.length) b.whereRaw('u.cloud = any(?::text[])', [q.clouds]);
   if (q.teamIds.length) b.whereRaw('u.team_ids && ?::text[]', [q.teamIds]);
   return b;
 }
@@ -39,19 +40,19 @@ function matching(db: Knex, q: UsageQuery): Knex.QueryBuilder {
 export interface UsageRow { key: string; bucket: Date; valid: number; rejected: number }
 
 /** Hourly roll-ups of the query as (key, bucket, valid, rejected). */
-function hourlyRows(db: Knex, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Knex.QueryBuilder {
-  return matching(db, q).select(
-    db.raw(`${DIMENSION_SQL[dimension]} as key`),
-    db.raw(`date_trunc('${TRUNC[granularity]}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
+function hourlyRows(q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Knex.QueryBuilder {
+  return matching(q).select(
+    qb.raw(`${DIMENSION_SQL[dimension]} as key`),
+    qb.raw(`date_trunc('${TRUNC[granularity]}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
     'u.valid', 'u.rejected',
   );
 }
 
 /** Sums (key, bucket, valid, rejected) rows per key and bucket. */
-function summed(db: Knex, rows: Knex.QueryBuilder): Promise<UsageRow[]> {
-  return db.from(rows.as('x'))
-    .select('key', 'bucket', db.raw('sum(valid)::int as valid'), db.raw('sum(rejected)::int as rejected'))
-    .groupBy('key', 'bucket');
+function summed(db: Db, rows: Knex.QueryBuilder): Promise<UsageRow[]> {
+  return db.rows<UsageRow>(qb.from(rows.as('x'))
+    .select('key', 'bucket', qb.raw('sum(valid)::int as valid'), qb.raw('sum(rejected)::int as rejected'))
+    .groupBy('key', 'bucket'));
 }
 
 const DAY_MS = 86_400_000;
@@ -66,28 +67,28 @@ function fromDailyRollup(q: UsageQuery, dimension: UsageDimension, granularity: 
     && !q.instanceIds.length && !q.developerIds.length && !q.apiKeyIds.length && !q.teamIds.length;
 }
 
-async function usageFromDailyRollup(db: Knex, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Promise<UsageRow[]> {
+async function usageFromDailyRollup(db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Promise<UsageRow[]> {
   const firstDay = new Date(Math.ceil(q.from.getTime() / DAY_MS) * DAY_MS);
   const endDay = new Date(Math.max(firstDay.getTime(), Math.floor(q.to.getTime() / DAY_MS) * DAY_MS));
   const column = dimension === 'CHANNEL' ? 'channel_id' : 'cloud';
   const trunc = TRUNC[granularity];
   const parts: Knex.QueryBuilder[] = [];
   const daily = () => {
-    const b = db('usage_daily_channels as u').where('u.account_id', q.accountId)
-      .select(db.raw(`u.${column} as key`), db.raw(`date_trunc('${trunc}', u.day at time zone 'UTC') at time zone 'UTC' as bucket`), 'u.valid', 'u.rejected');
-    if (q.channelIds.length) b.whereIn('u.channel_id', q.channelIds);
-    if (q.clouds.length) b.whereIn('u.cloud', q.clouds);
+    const b = qb('usage_daily_channels as u').where('u.account_id', q.accountId)
+      .select(qb.raw(`u.${column} as key`), qb.raw(`date_trunc('${trunc}', u.day at time zone 'UTC') at time zone 'UTC' as bucket`), 'u.valid', 'u.rejected');
+    if (q.channelIds.length) b.whereRaw('u.channel_id = any(?::text[])', [q.channelIds]);
+    if (q.clouds.length) b.whereRaw('u.cloud = any(?::text[])', [q.clouds]);
     return b;
   };
   if (firstDay < endDay) parts.push(daily().where('u.day', '>=', firstDay).where('u.day', '<', endDay));
-  const hourly = (from: Date, to: Date) => hourlyRows(db, { ...q, from, to }, dimension, granularity);
+  const hourly = (from: Date, to: Date) => hourlyRows({ ...q, from, to }, dimension, granularity);
   if (q.from < firstDay) parts.push(hourly(q.from, firstDay < q.to ? firstDay : q.to));
   if (endDay < q.to && firstDay < q.to) {
     // The last, partial day (typically today, up to now): its daily row holds exactly the hours
     // before `to` when the account has no row at `to` or later that day, which one index probe
     // tells; otherwise its hourly rows. Only one of the two branches runs.
-    const later = db('usage_hourly as h').where('h.account_id', q.accountId).where('h.hour', '>=', q.to)
-      .where('h.hour', '<', new Date(endDay.getTime() + DAY_MS)).select(db.raw('1'));
+    const later = qb('usage_hourly as h').where('h.account_id', q.accountId).where('h.hour', '>=', q.to)
+      .where('h.hour', '<', new Date(endDay.getTime() + DAY_MS)).select(qb.raw('1'));
     parts.push(daily().where('u.day', endDay).whereNotExists(later.clone()));
     parts.push(hourly(endDay, q.to).whereExists(later));
   }
@@ -98,21 +99,44 @@ async function usageFromDailyRollup(db: Knex, q: UsageQuery, dimension: UsageDim
 }
 
 /** Counts per (dimension value, bucket), summed from the roll-ups in one statement. */
-export async function usageByDimension(db: Knex, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Promise<UsageRow[]> {
+export async function usageByDimension(db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Promise<UsageRow[]> {
   if (fromDailyRollup(q, dimension, granularity)) return usageFromDailyRollup(db, q, dimension, granularity);
-  const rows = await summed(db, hourlyRows(db, q, dimension, granularity));
+  const rows = await summed(db, hourlyRows(q, dimension, granularity));
   // a team filter keeps only the asked-for teams' series when grouping by team
   return dimension === 'TEAM' && q.teamIds.length ? rows.filter((r) => q.teamIds.includes(r.key)) : rows;
 }
 
-const LABEL_TABLE: Partial<Record<UsageDimension, string>> = {
-  CHANNEL: 'channels', INSTANCE: 'instances', DEVELOPER: 'developers', API_KEY: 'api_keys', TEAM: 'teams',
-};
+export interface UsageBucketRow {
+  accountId: string; hour: Date; apiKeyId: string; channelId: string; instanceId: string; developerId: string; cloud: string;
+  teamIds: readonly string[]; valid: number; rejected: number;
+}
 
-/** Names of dimension values (deleted keys included: their usage stays). */
-export async function labelsOf(db: Knex, accountId: string, dimension: UsageDimension, ids: string[]): Promise<Map<string, string>> {
-  const table = LABEL_TABLE[dimension];
-  if (!table || ids.length === 0) return new Map(ids.map((id) => [id, id]));
-  const rows: { id: string; name: string }[] = await db(table).where({ account_id: accountId }).whereIn('id', ids).select('id', 'name');
-  return new Map(rows.map((r) => [r.id, r.name]));
+/** Adds counts to the hourly roll-ups in one statement (rows in a fixed order, so concurrent flushes lock alike). */
+export async function addToRollups(db: Db, rows: readonly UsageBucketRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.execute(qb.raw(
+    `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
+     select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, v, r
+     from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[])
+          as x(a, h, k, c, i, d, cl, t, v, r)
+     on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids)
+     do update set valid = u.valid + excluded.valid, rejected = u.rejected + excluded.rejected`,
+    [
+      rows.map((b) => b.accountId),
+      rows.map((b) => b.hour.toISOString()),
+      rows.map((b) => b.apiKeyId),
+      rows.map((b) => b.channelId),
+      rows.map((b) => b.instanceId),
+      rows.map((b) => b.developerId),
+      rows.map((b) => b.cloud),
+      rows.map((b) => b.teamIds.join(',')),
+      rows.map((b) => b.valid),
+      rows.map((b) => b.rejected),
+    ],
+  ));
+}
+
+/** Deletes one batch of roll-ups older than the cutoff; returns how many. */
+export async function deleteRollupsBefore(db: Db, cutoff: Date, batch: number): Promise<number> {
+  return db.execute(qb.raw('delete from usage_hourly where ctid = any(array(select ctid from usage_hourly where hour < ? limit ?))', [cutoff, batch]));
 }

@@ -1,3 +1,4 @@
+import type { Clock } from '../../lib/clock';
 import type { VerifiableKey } from './model';
 
 interface Entry { key: VerifiableKey; expiresAtMs: number }
@@ -15,14 +16,14 @@ export class KeyCache {
   /** Bumped on every invalidation: a lookup that started before one must not be cached. */
   generation = 0;
 
-  constructor(private readonly ttlMs: number, private readonly maxEntries = 200_000, private readonly maxUnknown = 50_000) {}
+  constructor(private readonly ttlMs: number, private readonly clock: Clock, private readonly maxEntries = 200_000, private readonly maxUnknown = 50_000) {}
 
   get size(): number {
     return this.entries.size + this.unknown.size;
   }
 
   /** The cached answer, or undefined when there is none (or it is too old). */
-  get(digest: string, now = Date.now()): VerifiableKey | null | undefined {
+  get(digest: string, now = this.clock()): VerifiableKey | null | undefined {
     const entry = this.entries.get(digest);
     if (entry) {
       if (entry.expiresAtMs > now) return entry.key;
@@ -36,7 +37,7 @@ export class KeyCache {
     return undefined;
   }
 
-  set(digest: string, key: VerifiableKey | null, generation: number, now = Date.now()): void {
+  set(digest: string, key: VerifiableKey | null, generation: number, now = this.clock()): void {
     if (this.ttlMs === 0 || generation !== this.generation) return;
     if (!key) {
       // drop the oldest (Map keeps insertion order)

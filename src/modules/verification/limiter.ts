@@ -1,5 +1,4 @@
-/** Now, in milliseconds (injected in tests). */
-export type Clock = () => number;
+import type { Clock } from '../../lib/clock';
 
 interface Bucket { tokens: number; updatedMs: number }
 
@@ -19,7 +18,7 @@ export interface LookupLimits {
 export class LookupLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly limits: LookupLimits, private readonly now: Clock = Date.now, private readonly maxPrincipals = 10_000) {}
+  constructor(private readonly limits: LookupLimits, private readonly now: Clock, private readonly maxPrincipals = 10_000) {}
 
   /** Takes a token; returns 0 when taken, else the seconds until the next one. */
   take(principal: string): number {

@@ -2,41 +2,18 @@ import { hash } from 'node:crypto';
 import type { Principal } from '../../auth/principal';
 import type { Database } from '../../db/database';
 import { ApiError } from '../../errors';
+import type { Clock } from '../../lib/clock';
+import { KEY_CHANGES_CHANNEL, type KeyChanges } from '../api-keys/events';
+import { verifiableKeyByDigest } from '../api-keys/keys';
 import { isWellFormed } from '../api-keys/secrets';
-import { KEY_CHANGES_CHANNEL, onLocalKeyChanges } from '../api-keys/events';
 import type { UsageDims } from '../usage/model';
 import type { UsageRecorder } from '../usage/recorder';
 import { KeyCache } from './cache';
 import { LookupLimiter, type LookupLimits } from './limiter';
 import type { VerifiableKey, VerificationResult } from './model';
-import { keyByDigest } from './store';
 
-/** Usage dimensions of an account's verifications that matched none of its keys: one object per account, counted as fast as a cached key's. */
-const keylessDims = new Map<string, UsageDims>();
-
-function keylessDimsOf(accountId: string): UsageDims {
-  let dims = keylessDims.get(accountId);
-  if (!dims) {
-    dims = { accountId, apiKeyId: '', channelId: '', instanceId: '', developerId: '', cloud: '', teamIds: [] };
-    keylessDims.set(accountId, dims);
-  }
-  return dims;
-}
-
-/** A key's usage dimensions, built once per cached key object (a changed key is a new object). */
-const dimsByKey = new WeakMap<VerifiableKey, UsageDims>();
-
-function usageDimsOf(key: VerifiableKey): UsageDims {
-  let dims = dimsByKey.get(key);
-  if (!dims) {
-    dims = {
-      accountId: key.accountId, apiKeyId: key.id, channelId: key.channelId, instanceId: key.instanceId,
-      developerId: key.developerId, cloud: key.cloud, teamIds: [...key.teamIds].sort(),
-    };
-    dimsByKey.set(key, dims);
-  }
-  return dims;
-}
+/** Accounts whose keyless verifications keep a dimension object of their own; past it, the oldest is dropped. */
+const MAX_KEYLESS_ACCOUNTS = 10_000;
 
 export interface VerifierStats {
   onOutcome?: (code: VerificationResult['code']) => void;
@@ -61,20 +38,47 @@ export class KeyVerifier {
   private stopListening: (() => Promise<void>) | null = null;
   private stopLocal: (() => void) | null = null;
   private readonly limiter: LookupLimiter;
+  /** A key's usage dimensions, built once per cached key object (a changed key is a new object). */
+  private readonly dimsByKey = new WeakMap<VerifiableKey, UsageDims>();
+  /** Usage dimensions of an account's verifications that matched none of its keys: one object per account, counted as fast as a cached key's. */
+  private readonly keylessDims = new Map<string, UsageDims>();
 
   constructor(
     private readonly db: Database,
     private readonly usage: UsageRecorder,
-    ttlMs: number,
-    limits: LookupLimits,
+    private readonly changes: KeyChanges,
+    private readonly clock: Clock,
+    options: { cacheTtlMs: number; lookups: LookupLimits },
     private readonly stats: VerifierStats = {},
   ) {
-    this.cache = new KeyCache(ttlMs);
-    this.limiter = new LookupLimiter(limits);
+    this.cache = new KeyCache(options.cacheTtlMs, clock);
+    this.limiter = new LookupLimiter(options.lookups, clock);
+  }
+
+  private usageDimsOf(key: VerifiableKey): UsageDims {
+    let dims = this.dimsByKey.get(key);
+    if (!dims) {
+      dims = {
+        accountId: key.accountId, apiKeyId: key.id, channelId: key.channelId, instanceId: key.instanceId,
+        developerId: key.developerId, cloud: key.cloud, teamIds: [...key.teamIds].sort(),
+      };
+      this.dimsByKey.set(key, dims);
+    }
+    return dims;
+  }
+
+  private keylessDimsOf(accountId: string): UsageDims {
+    let dims = this.keylessDims.get(accountId);
+    if (!dims) {
+      if (this.keylessDims.size >= MAX_KEYLESS_ACCOUNTS) this.keylessDims.delete(this.keylessDims.keys().next().value as string);
+      dims = { accountId, apiKeyId: '', channelId: '', instanceId: '', developerId: '', cloud: '', teamIds: [] };
+      this.keylessDims.set(accountId, dims);
+    }
+    return dims;
   }
 
   async start(): Promise<void> {
-    this.stopLocal = onLocalKeyChanges((keyIds) => this.cache.invalidateKeys(keyIds));
+    this.stopLocal = this.changes.listen((keyIds) => this.cache.invalidateKeys(keyIds));
     this.stopListening = await this.db.listen(KEY_CHANGES_CHANNEL, {
       onMessage: (payload) => this.cache.invalidateKeys(payload.split(',')),
       onReset: () => this.cache.clear(),
@@ -104,7 +108,7 @@ export class KeyVerifier {
       this.stats.onLookup?.('refused');
       return Promise.reject(lookupsExhausted(wait));
     }
-    const promise = keyByDigest(this.db.knex, Buffer.from(hex, 'hex')).then((key) => {
+    const promise = verifiableKeyByDigest(this.db, Buffer.from(hex, 'hex')).then((key) => {
       if (key) this.limiter.giveBack(who);
       this.stats.onLookup?.(key ? 'found' : 'unknown');
       this.cache.set(hex, key, generation);
@@ -125,27 +129,26 @@ export class KeyVerifier {
     const hex = hash('sha256', secret, 'hex');
     const cached = this.cache.get(hex);
     // a cached key's digest is that of a stored secret, which is well-formed: only other secrets need the check
-    if (cached) return this.counted(principal, decide(principal, cached, instanceId));
+    if (cached) return this.counted(principal, decide(principal, cached, instanceId, this.clock()));
     if (!isWellFormed(secret)) return this.counted(principal, { valid: false, code: 'MALFORMED', key: null });
-    if (cached === null) return this.counted(principal, decide(principal, null, instanceId));
-    return this.lookup(hex, principal).then((key) => this.counted(principal, decide(principal, key, instanceId)));
+    if (cached === null) return this.counted(principal, decide(principal, null, instanceId, this.clock()));
+    return this.lookup(hex, principal).then((key) => this.counted(principal, decide(principal, key, instanceId, this.clock())));
   }
 
   private counted(principal: Principal, result: VerificationResult): VerificationResult {
     const key = result.key;
     if (key) {
-      this.usage.record(usageDimsOf(key), result.valid);
+      this.usage.record(this.usageDimsOf(key), result.valid);
     } else if (principal.accountId !== null) {
       // unknown to this account: counted in its totals, under no key
-      this.usage.record(keylessDimsOf(principal.accountId), false);
+      this.usage.record(this.keylessDimsOf(principal.accountId), false);
     }
     this.stats.onOutcome?.(result.code);
     return result;
   }
 }
 
-function decide(principal: Principal, found: VerifiableKey | null, instanceId: string | null): VerificationResult {
-  const now = Date.now();
+function decide(principal: Principal, found: VerifiableKey | null, instanceId: string | null, now: number): VerificationResult {
   if (
     !found ||
     (principal.accountId !== null && found.accountId !== principal.accountId) ||

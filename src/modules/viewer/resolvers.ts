@@ -2,7 +2,7 @@ import type { Context } from '../../context';
 import { requireReader } from '../../auth/principal';
 import type { Resolvers } from '../../generated/graphql';
 import { typeOfId, type NodeType } from '../../lib/ids';
-import { eventById } from '../api-keys/store';
+import { apiKeyEvent } from '../api-keys/service';
 import type { ApiKeyEventRecord, ApiKeyRecord } from '../api-keys/model';
 import type { ChannelRecord } from '../channels/model';
 import type { DeveloperRecord } from '../developers/model';
@@ -12,7 +12,7 @@ import type { TeamRecord } from '../teams/model';
 type NodeRecord = ApiKeyRecord | ApiKeyEventRecord | InstanceRecord | ChannelRecord | TeamRecord | DeveloperRecord;
 
 async function loadNode(ctx: Context, id: string): Promise<NodeRecord | null> {
-  const { accountId } = requireReader(ctx.principal);
+  requireReader(ctx.principal);
   const l = ctx.loaders;
   switch (typeOfId(id)) {
     case 'ApiKey': return l.apiKeyById.load(id);
@@ -20,7 +20,7 @@ async function loadNode(ctx: Context, id: string): Promise<NodeRecord | null> {
     case 'Channel': return l.channelById.load(id);
     case 'Team': return l.teamById.load(id);
     case 'Developer': return l.developerById.load(id);
-    case 'ApiKeyEvent': return eventById(ctx.knex, accountId, id);
+    case 'ApiKeyEvent': return apiKeyEvent(ctx, id);
     default: return null;
   }
 }

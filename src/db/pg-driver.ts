@@ -1,0 +1,155 @@
+import pg from 'pg';
+import { DatabaseUnreachable } from '../errors';
+import { Admission, type Driver, type PoolStats, type Result, type Statement, type Tx } from './driver';
+
+export interface PgDriverOptions {
+  url: string;
+  /** Connections at most. */
+  max: number;
+  /** Longest wait for a free connection (overload), apart from `connectTimeoutMs` (an outage). */
+  waitMs: number;
+  /** Bound on opening a connection: past it, the database is taken for unreachable. */
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+  /** Whether named statements are prepared on each connection (a pooler in transaction mode may not keep them). */
+  prepared: boolean;
+  onWaitTimeout?: () => void;
+}
+
+// int8 (counts) as numbers, on this driver's connections only (not pg's process-wide parsers)
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+type Command = pg.QueryResult & { command: string };
+
+/**
+ * Whether an error leaves the connection fit for reuse: PostgreSQL answered a statement with an
+ * error, and the connection is fine. Anything else (no answer: a connection refused, lost or
+ * timed out; a server shutting down) means the database cannot be reached.
+ */
+const connectionIntact = (err: unknown): boolean =>
+  err instanceof pg.DatabaseError && !/^(08|57P)/.test(err.code ?? '');
+
+/** The error as the service sees it: a statement's own, or {@link DatabaseUnreachable}. */
+const classified = (err: unknown): unknown => (connectionIntact(err) ? err : new DatabaseUnreachable(err));
+
+class PgTx implements Tx {
+  private done = false;
+
+  constructor(private readonly client: pg.PoolClient, private readonly leave: () => void, private readonly driver: PgDriver) {}
+
+  async query<R>(statement: Statement): Promise<Result<R>> {
+    const config: pg.QueryConfig = { text: statement.text, values: statement.values as unknown[] | undefined };
+    if (this.driver.prepared && statement.name) config.name = statement.name;
+    this.driver.statements++;
+    try {
+      const result = await this.client.query(config);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+    } catch (err) {
+      throw classified(err);
+    }
+  }
+
+  async commit(): Promise<boolean> {
+    const result = (await this.end('COMMIT')) as Command;
+    // COMMIT of a transaction PostgreSQL had aborted answers ROLLBACK
+    return result.command !== 'ROLLBACK';
+  }
+
+  async rollback(): Promise<void> {
+    await this.end('ROLLBACK');
+  }
+
+  private async end(command: 'COMMIT' | 'ROLLBACK'): Promise<pg.QueryResult> {
+    if (this.done) throw new Error('The transaction has ended');
+    this.done = true;
+    try {
+      const result = await this.client.query(command);
+      this.client.release();
+      return result;
+    } catch (err) {
+      // a connection in an unknown state is closed, not pooled
+      this.client.release(err as Error);
+      throw classified(err);
+    } finally {
+      this.leave();
+    }
+  }
+}
+
+/** Connections to a PostgreSQL server (or a pooler in front of it), with queued, bounded admission. */
+export class PgDriver implements Driver {
+  readonly oneConnection = false;
+  readonly prepared: boolean;
+  statements = 0;
+  private readonly pool: pg.Pool;
+  private readonly admission: Admission;
+
+  constructor(options: PgDriverOptions) {
+    this.prepared = options.prepared;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.max,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: options.statementTimeoutMs,
+      application_name: options.applicationName,
+      types,
+    });
+    // an idle connection the server closed (a restart): the pool drops it and opens another when needed
+    this.pool.on('error', () => undefined);
+    this.admission = new Admission(options.max, options.waitMs, options.onWaitTimeout);
+  }
+
+  private async connect(): Promise<{ client: pg.PoolClient; leave: () => void }> {
+    const leave = await this.admission.enter();
+    try {
+      return { client: await this.pool.connect(), leave };
+    } catch (err) {
+      leave();
+      throw new DatabaseUnreachable(err);
+    }
+  }
+
+  async begin(setup: string): Promise<Tx> {
+    const { client, leave } = await this.connect();
+    try {
+      // one round trip: the scope's settings are local to the transaction BEGIN opens
+      await client.query(`BEGIN; ${setup}`);
+    } catch (err) {
+      client.release(err as Error);
+      leave();
+      throw classified(err);
+    }
+    return new PgTx(client, leave, this);
+  }
+
+  async once<R>(text: string): Promise<R[]> {
+    const { client, leave } = await this.connect();
+    this.statements++;
+    try {
+      const results = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+      client.release();
+      const last = Array.isArray(results) ? results[results.length - 1] : results;
+      return last.rows as R[];
+    } catch (err) {
+      // the statements ran in an implicit transaction, which a refused statement ended
+      client.release(connectionIntact(err) ? undefined : (err as Error));
+      throw classified(err);
+    } finally {
+      leave();
+    }
+  }
+
+  stats(): PoolStats {
+    const { used, waiting } = this.admission.stats;
+    return { used, idle: this.pool.idleCount, waiting, statements: this.statements };
+  }
+
+  async end(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,80 @@
+import { TransactionAbortedError, type PGlite, type Transaction } from '@electric-sql/pglite';
+import { Admission, type Driver, type PoolStats, type Result, type Statement, type Tx } from './driver';
+
+type Ending = 'commit' | 'rollback';
+
+/**
+ * The embedded database: one connection, so one transaction at a time (PGlite's own
+ * `transaction`, which holds its lock until the callback ends), queued with a bounded wait.
+ */
+export class PgliteDriver implements Driver {
+  readonly oneConnection = true;
+  private statements = 0;
+  private readonly admission: Admission;
+
+  constructor(private readonly pglite: PGlite, waitMs: number, onWaitTimeout?: () => void) {
+    // callers queue here, where the wait is bounded, rather than on PGlite's lock
+    this.admission = new Admission(1, waitMs, onWaitTimeout);
+  }
+
+  async begin(setup: string): Promise<Tx> {
+    const leave = await this.admission.enter();
+    const driver = this;
+    return new Promise<Tx>((resolve, reject) => {
+      let end!: (ending: Ending) => void;
+      const ended = new Promise<Ending>((r) => { end = r; });
+      let begun = false;
+      const finished = this.pglite.transaction(async (tx: Transaction) => {
+        if (setup) await tx.exec(setup);
+        begun = true;
+        resolve(handle(tx));
+        if ((await ended) === 'rollback') await tx.rollback();
+      });
+      const settled = finished.finally(leave);
+      // a failure before the transaction was handed out (the setup) is the caller's
+      settled.catch((err: unknown) => { if (!begun) reject(err); });
+      const handle = (tx: Transaction): Tx => ({
+        async query<R>(statement: Statement): Promise<Result<R>> {
+          driver.statements++;
+          const result = await tx.query<R>(statement.text, statement.values as unknown[] | undefined);
+          return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+        },
+        async commit() {
+          end('commit');
+          try {
+            await settled;
+            return true;
+          } catch (err) {
+            // COMMIT of a transaction that failed rolls it back
+            if (err instanceof TransactionAbortedError) return false;
+            throw err;
+          }
+        },
+        async rollback() {
+          end('rollback');
+          await settled.catch(() => undefined);
+        },
+      });
+    });
+  }
+
+  async once<R>(text: string): Promise<R[]> {
+    const leave = await this.admission.enter();
+    this.statements++;
+    try {
+      const results = await this.pglite.exec(text);
+      return (results[results.length - 1]?.rows ?? []) as R[];
+    } finally {
+      leave();
+    }
+  }
+
+  stats(): PoolStats {
+    const { used, waiting } = this.admission.stats;
+    return { used, idle: 1 - used, waiting, statements: this.statements };
+  }
+
+  async end(): Promise<void> {
+    // the PGlite instance is closed by its owner (src/db/database.ts)
+  }
+}

@@ -1,0 +1,146 @@
+import { statementOf, type Db, type MutationDb, type Query } from './db';
+import type { Driver, Result, Statement, Tx } from './driver';
+
+/** A {@link Db} over one transaction. */
+export function dbOver(run: (statement: Statement) => Promise<Result<unknown>>): Db {
+  return {
+    rows: async <R>(query: Query) => (await run(statementOf(query))).rows as R[],
+    first: async <R>(query: Query) => (await run(statementOf(query))).rows[0] as R | undefined,
+    execute: async (query: Query) => (await run(statementOf(query))).rowCount,
+  };
+}
+
+/** A mutation's {@link MutationDb}: statements through `run`, callbacks kept for its success. */
+function mutationDb(run: (statement: Statement) => Promise<Result<unknown>>, callbacks: (() => void)[]): MutationDb {
+  return { ...dbOver(run), afterSuccess: (callback) => { callbacks.push(callback); } };
+}
+
+/** Runs `work` in a transaction of its own: committed when it succeeds, rolled back when it fails. */
+export async function inOwnTransaction<T>(driver: Driver, setup: string, work: (db: MutationDb) => Promise<T>): Promise<T> {
+  const tx = await driver.begin(setup);
+  const callbacks: (() => void)[] = [];
+  let result: T;
+  try {
+    result = await work(mutationDb((s) => tx.query(s), callbacks));
+  } catch (err) {
+    await tx.rollback().catch(() => undefined);
+    throw err;
+  }
+  if (!(await tx.commit())) throw new Error('The transaction was rolled back');
+  for (const callback of callbacks) callback();
+  return result;
+}
+
+/**
+ * The database as one GraphQL request sees it: every statement scoped (`setup`: its role and
+ * account), and a mutation's work all written or none.
+ *
+ * On a server, the request's statements share one transaction, begun by its first statement
+ * (a request that reads nothing holds no connection) and ended by {@link end}; statements run
+ * one at a time in the order sent (resolvers run side by side); a mutation is a savepoint in it.
+ * On the embedded database, whose one connection every request and the verifier share, each
+ * statement is a transaction of its own, and so is each mutation: no request holds the
+ * connection while it waits for anything else.
+ */
+export class RequestTransaction implements Db {
+  private tx: Promise<Tx> | null = null;
+  /** The first statement that failed outside a savepoint: the transaction is aborted. */
+  private failure: unknown = null;
+  /** A mutation's work succeeded: COMMIT must succeed too, or the answer is wrong. */
+  private wrote = false;
+  private ended = false;
+  private savepoints = 0;
+  /** Mutations run one at a time (GraphQL runs them in order anyway). */
+  private mutations: Promise<unknown> = Promise.resolve();
+  private statements: Promise<unknown> = Promise.resolve();
+  private readonly db: Db;
+
+  constructor(private readonly driver: Driver, private readonly setup: string) {
+    this.db = dbOver((s) => this.run(s, false));
+  }
+
+  rows<R>(query: Query): Promise<R[]> {
+    return this.db.rows<R>(query);
+  }
+
+  first<R>(query: Query): Promise<R | undefined> {
+    return this.db.first<R>(query);
+  }
+
+  execute(query: Query): Promise<number> {
+    return this.db.execute(query);
+  }
+
+  private begin(): Promise<Tx> {
+    if (this.ended) return Promise.reject(new Error('The request has ended'));
+    this.tx ??= this.driver.begin(this.setup);
+    return this.tx;
+  }
+
+  /** One statement, after those sent before it; a failure outside a savepoint aborts the request's transaction. */
+  private run(statement: Statement, inSavepoint: boolean): Promise<Result<unknown>> {
+    if (this.driver.oneConnection && !inSavepoint) return inOwnTransaction(this.driver, this.setup, (db) => db.rows(statement)).then((rows) => ({ rows, rowCount: rows.length }));
+    const run = this.statements.then(async () => (await this.begin()).query(statement)).catch((err: unknown) => {
+      if (!inSavepoint) this.failure ??= err;
+      throw err;
+    });
+    this.statements = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs one mutation's work: all of it is written or none. */
+  mutation<T>(work: (db: MutationDb) => Promise<T>): Promise<T> {
+    const run = this.mutations.then(() => (this.driver.oneConnection ? inOwnTransaction(this.driver, this.setup, work) : this.inSavepoint(work)));
+    this.mutations = run.catch(() => undefined);
+    return run.then((result) => {
+      this.wrote = true;
+      return result;
+    });
+  }
+
+  private async inSavepoint<T>(work: (db: MutationDb) => Promise<T>): Promise<T> {
+    const name = `qk_mutation_${++this.savepoints}`;
+    const callbacks: (() => void)[] = [];
+    const inside = (s: Statement) => this.run(s, true);
+    await inside({ text: `savepoint ${name}` });
+    let result: T;
+    try {
+      result = await work(mutationDb(inside, callbacks));
+      await inside({ text: `release savepoint ${name}` });
+    } catch (err) {
+      // undoes the work and clears the aborted state; when even that fails, the transaction is lost
+      await this.run({ text: `rollback to savepoint ${name}` }, false).catch(() => undefined);
+      throw err;
+    }
+    for (const callback of callbacks) callback();
+    return result;
+  }
+
+  /**
+   * Ends the request: commits, or rolls back when `commit` is false or a statement failed.
+   * Returns the error when work that succeeded (a mutation) could not be kept.
+   */
+  async end(commit: boolean): Promise<unknown> {
+    this.ended = true;
+    await this.mutations;
+    await this.statements;
+    if (!this.tx) return null;
+    let tx: Tx;
+    try {
+      tx = await this.tx;
+    } catch {
+      return null; // never begun: nothing written
+    }
+    const keep = commit && this.failure === null;
+    try {
+      if (!keep) {
+        await tx.rollback();
+        return this.wrote ? (this.failure ?? new Error('The request failed')) : null;
+      }
+      const kept = await tx.commit();
+      return kept || !this.wrote ? null : new Error('The transaction was rolled back');
+    } catch (err) {
+      return this.wrote ? err : null;
+    }
+  }
+}

@@ -1,0 +1,83 @@
+// Changes to keys that other modules' operations make (a developer's deactivation revokes their
+// keys, a team's deletion removes it from its keys), and what those operations ask of keys. The
+// catalog modules depend on this file, never on service.ts, which depends on them.
+import type { AccountPrincipal } from '../../auth/principal';
+import type { Context } from '../../context';
+import type { Database } from '../../db/database';
+import type { MutationDb } from '../../db/db';
+import { ALL_ACCOUNTS } from '../../db/tenant';
+import type { TeamRecord } from '../teams/model';
+import type { VerifiableKey } from '../verification/model';
+import { notifyKeysChanged, recordEvents, type NewEvent } from './events';
+import type { ApiKeyRecord } from './model';
+import * as store from './store';
+
+export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeysOfDeveloper, lockKeys, recordLastUse } from './store';
+
+export function event(principal: AccountPrincipal, key: ApiKeyRecord, type: NewEvent['type'], changes: Record<string, unknown> | null = null): NewEvent {
+  return { accountId: principal.accountId, apiKeyId: key.id, apiKeyName: key.name, type, actor: principal.subject, changes };
+}
+
+export const change = (from: unknown, to: unknown) => ({ from, to });
+
+/** Team names of a set of team IDs, sorted, as history records them. */
+export const teamNames = (names: ReadonlyMap<string, string>, ids: Iterable<string>) =>
+  [...ids].map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b));
+
+/** Revokes keys (already locked, not revoked) in the caller's transaction: one REVOKED event each. */
+export async function revokeKeys(
+  ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: ApiKeyRecord[], reason: string | null, now: Date,
+): Promise<ApiKeyRecord[]> {
+  const revoked = keys.map((k) => ({ ...k, revokedAt: now, revocationReason: reason, updatedAt: now, version: k.version + 1 }));
+  for (const key of revoked) await store.saveKey(tx, key);
+  await recordEvents(tx, revoked.map((k) => event(principal, k, 'REVOKED', reason ? { reason } : null)), now);
+  await notifyKeysChanged(tx, ctx.app.keyChanges, revoked.map((k) => k.id));
+  return revoked;
+}
+
+/**
+ * Adds and removes teams on keys (live, locked by the caller) in the caller's transaction. Each
+ * key whose team set changes gets a version bump and one TEAMS_CHANGED event. Returns the IDs
+ * of the changed keys.
+ */
+export async function recordTeamChanges(
+  ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[],
+  teams: { add: TeamRecord[]; remove: TeamRecord[] }, now: Date,
+): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const current = new Map<string, Set<string>>(keys.map((k) => [k.id, new Set<string>()]));
+  const names = new Map<string, string>([...teams.add, ...teams.remove].map((t) => [t.id, t.name]));
+  for (const { apiKeyId, teamId, teamName } of await store.teamsOfKeys(tx, principal.accountId, keys.map((k) => k.id))) {
+    current.get(apiKeyId)?.add(teamId);
+    names.set(teamId, teamName);
+  }
+
+  const adds: { apiKeyId: string; teamId: string }[] = [];
+  const events: NewEvent[] = [];
+  const changed: string[] = [];
+  for (const key of keys) {
+    const before = current.get(key.id) as Set<string>;
+    const after = new Set(before);
+    for (const t of teams.remove) after.delete(t.id);
+    for (const t of teams.add) after.add(t.id);
+    const added = [...after].filter((id) => !before.has(id));
+    const removed = [...before].filter((id) => !after.has(id));
+    if (added.length === 0 && removed.length === 0) continue;
+    added.forEach((teamId) => adds.push({ apiKeyId: key.id, teamId }));
+    changed.push(key.id);
+    events.push(event(principal, key, 'TEAMS_CHANGED', { teams: change(teamNames(names, before), teamNames(names, after)) }));
+  }
+  if (changed.length === 0) return [];
+  if (teams.remove.length) await store.removeKeyTeams(tx, principal.accountId, changed, teams.remove.map((t) => t.id));
+  await store.addKeyTeams(tx, principal.accountId, adds);
+  await store.touchKeys(tx, principal.accountId, changed, now);
+  await recordEvents(tx, events, now);
+  await notifyKeysChanged(tx, ctx.app.keyChanges, changed);
+  return changed;
+}
+
+/** The live key a secret's digest belongs to, whatever its account, in one round trip (the verification lookup). */
+export async function verifiableKeyByDigest(db: Database, digest: Buffer): Promise<VerifiableKey | null> {
+  const [row] = await db.once<store.VerifiableRow>(ALL_ACCOUNTS, store.verifiableKeySql(digest));
+  return row ? store.toVerifiableKey(row) : null;
+}
