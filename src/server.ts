@@ -1,6 +1,9 @@
 import { ConfigError, loadConfig } from './config';
 import { startService } from './service';
 
+/** After the first SIGTERM or SIGINT, repeats within this time are ignored; a later one forces the exit. */
+const FORCE_EXIT_GRACE_MS = 3000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -21,10 +24,20 @@ async function main(): Promise<void> {
     console.log(`\n${service.devToken}\n`);
   }
 
-  let signals = 0;
+  // A signal sent to the whole process group reaches the service more than once (npm forwards its
+  // own copy; a control group's kill does the same): repeats within the grace period are the same
+  // request and must not cut the drain short. Only an interrupt after it forces the exit.
+  let shutdownAt: number | null = null;
   const shutdown = (signal: string) => {
-    signals++;
-    if (signals > 1) process.exit(1);
+    if (shutdownAt !== null) {
+      if (Date.now() - shutdownAt < FORCE_EXIT_GRACE_MS) {
+        logger.info({ signal }, 'shutting down already; the signal again after the grace period forces the exit');
+        return;
+      }
+      logger.warn({ signal }, 'forced exit before the shutdown finished');
+      process.exit(1);
+    }
+    shutdownAt = Date.now();
     logger.info({ signal }, 'shutting down');
     service.stop().then(
       () => { logger.info('stopped'); process.exit(0); },

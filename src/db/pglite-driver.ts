@@ -19,7 +19,7 @@ export class PgliteDriver implements Driver {
 
   async begin(setup: string): Promise<Tx> {
     const leave = await this.admission.enter();
-    const driver = this;
+    const counted = () => { this.statements++; };
     return new Promise<Tx>((resolve, reject) => {
       let end!: (ending: Ending) => void;
       const ended = new Promise<Ending>((r) => { end = r; });
@@ -35,7 +35,7 @@ export class PgliteDriver implements Driver {
       settled.catch((err: unknown) => { if (!begun) reject(err); });
       const handle = (tx: Transaction): Tx => ({
         async query<R>(statement: Statement): Promise<Result<R>> {
-          driver.statements++;
+          counted();
           const result = await tx.query<R>(statement.text, statement.values as unknown[] | undefined);
           return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
         },

@@ -125,6 +125,46 @@ test('SIGTERM: readiness 503 at once, in-flight request finishes, listener close
   }
 });
 
+test('the same signal sent again at once (to the whole process group, npm forwarding its copy) does not cut the drain short', async () => {
+  const child = await startChild({ ...env, SHUTDOWN_DRAIN_MS: '1000', SHUTDOWN_TIMEOUT_MS: '5000', USAGE_FLUSH_INTERVAL_MS: '60000' });
+  try {
+    const verifier = await signToken({ secret: TEST_JWT_SECRET, account: 'acme', roles: ['verifier'], subject: 'gateway', ttl: '1h' });
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${child.baseUrl}/v1/keys/verify`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${verifier}` }, body: JSON.stringify({ key: 'qck_unknown' }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const exited = child.signal('SIGTERM');
+    await sleep(50);
+    child.process.kill('SIGTERM');
+    await sleep(50);
+    child.process.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(child.output()).toMatch(/"msg":"stopped"/);
+    // the buffered counts were written by the drain
+    expect(await usageTotal()).toBe(4);
+  } finally {
+    child.process.kill('SIGKILL');
+  }
+});
+
+test('an interrupt after the grace period forces the exit during a long drain', async () => {
+  const child = await startChild({ ...env, SHUTDOWN_DRAIN_MS: '60000' });
+  try {
+    const exited = child.signal('SIGTERM');
+    await sleep(3500);
+    expect(child.process.exitCode).toBeNull();
+    const forced = Date.now();
+    child.process.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(Date.now() - forced).toBeLessThan(2000);
+    expect(child.output()).toMatch(/forced exit before the shutdown finished/);
+  } finally {
+    child.process.kill('SIGKILL');
+  }
+});
+
 test('SIGTERM: a request that never completes is cut after SHUTDOWN_TIMEOUT_MS and the process still exits 0', async () => {
   const child = await startChild({ ...env, SHUTDOWN_TIMEOUT_MS: '1000' });
   try {
