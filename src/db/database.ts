@@ -6,7 +6,7 @@ import type { DatabaseTarget } from '../config';
 import type { Db, MutationDb } from './db';
 import type { Driver, PoolStats } from './driver';
 import { migrate, migrationConfig } from './migrations';
-import { PgDriver } from './pg-driver';
+import { PgDriver, types } from './pg-driver';
 import { openPglite, pgliteKnex, pgliteKnexConfig } from './pglite';
 import { PgliteDriver } from './pglite-driver';
 import { inOwnTransaction, RequestTransaction } from './request';
@@ -41,6 +41,8 @@ export interface NotificationHandler {
 
 export interface Database {
   kind: 'postgres' | 'pglite';
+  /** The roles its transactions run as. */
+  roles: ScopeRoles;
   /** knex as the connecting user, unscoped: migrations, scripts and tests. The service's own statements go through the methods below. */
   knex: Knex;
   /** A GraphQL request's view of the database, scoped to the tenant (src/db/request.ts). */
@@ -79,7 +81,7 @@ interface Engine {
 function postgresKnexConfig(url: string, timeoutMs: number): Knex.Config {
   return {
     client: 'pg',
-    connection: { connectionString: url, connectionTimeoutMillis: timeoutMs, application_name: 'qckeys-admin' } as Knex.PgConnectionConfig,
+    connection: { connectionString: url, connectionTimeoutMillis: timeoutMs, application_name: 'qckeys-admin', types } as Knex.PgConnectionConfig,
     pool: { min: 0, max: 2, idleTimeoutMillis: 10_000 },
     acquireConnectionTimeout: timeoutMs,
     migrations: migrationConfig(),
@@ -150,6 +152,7 @@ export function createDatabase(options: DatabaseOptions): Database {
 
   return {
     kind: target.kind,
+    roles,
     knex: engine.knex,
     request: (tenant) => new RequestTransaction(driverOf(tenant), scope(tenant)),
     transaction: (tenant, work) => inOwnTransaction(driverOf(tenant), scope(tenant), work),
@@ -238,15 +241,16 @@ async function listenPostgres(url: string, timeoutMs: number, channel: string, h
  */
 export async function migrateLatest(db: Database): Promise<string[]> {
   const applied = await migrate(db.knex);
-  try {
-    await db.transaction(ALL_ACCOUNTS, (tx) => tx.rows({ text: 'select 1' }));
-  } catch (err) {
-    throw new Error(`The connecting user cannot switch to the service's roles (${(err as Error).message}): grant them, or set DATABASE_ROLE=none`, { cause: err });
-  }
-  try {
-    await db.transaction('-', (tx) => tx.rows({ text: 'select 1' }));
-  } catch (err) {
-    throw new Error(`The requests' login cannot switch to DATABASE_ROLE (${(err as Error).message}): grant it, or set DATABASE_ROLE=none`, { cause: err });
+  const checks: [Tenant, string, string | null][] = [
+    [ALL_ACCOUNTS, 'the connecting user (DATABASE_URL)', db.roles.system],
+    ['-', "the requests' login (DATABASE_REQUEST_URL, else DATABASE_URL)", db.roles.account],
+  ];
+  for (const [tenant, who, role] of checks) {
+    try {
+      await db.transaction(tenant, (tx) => tx.rows({ text: 'select 1' }));
+    } catch (err) {
+      throw new Error(`${who} cannot switch to ${role === db.roles.account ? 'DATABASE_ROLE ' : ''}${role ?? 'its role'} (${(err as Error).message}): grant it, or set DATABASE_ROLE=none`, { cause: err });
+    }
   }
   return applied;
 }

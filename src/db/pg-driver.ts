@@ -17,8 +17,8 @@ export interface PgDriverOptions {
   onWaitTimeout?: () => void;
 }
 
-// int8 (counts) as numbers, on this driver's connections only (not pg's process-wide parsers)
-const types = {
+/** int8 (counts) as numbers, on the connections given these types only (not pg's process-wide parsers). */
+export const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };

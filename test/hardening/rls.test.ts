@@ -1,14 +1,15 @@
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createDatabase, migrateLatest } from '../../src/db/database';
+import { ALL_ACCOUNTS, scopeSql } from '../../src/db/tenant';
 import { serverUrl } from '../helpers/database';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { verifyRest } from '../verification/verify';
 
 // Row-level security as the backstop of tenant isolation: the service's transactions run as
-// qckeys_app with the account set, and PostgreSQL itself refuses other accounts' rows.
-// PGlite has one superuser session and runs unscoped, so this is about PostgreSQL servers.
+// qckeys_app with the account set, and PostgreSQL itself refuses other accounts' rows. Most of
+// this needs a server's roles and logins; the embedded database's scope is tested at the end.
 const describeOnPostgres = serverUrl() ? describe : describe.skip;
 
 const APP_ROLE = 'qckeys_app';
@@ -149,11 +150,65 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     expect(lastUsed.apiKey.lastUsedAt).not.toBeNull();
   });
 
-  test('an account with quotes and backslashes is set as a literal, and sees only itself', async () => {
-    const tricky = await seedAccount(server, `o'brien\\'); select set_config('app.cross_account', 'on', true); --`);
-    const channel = await tricky.channel('Quoted');
-    const { channels } = await server.ok<{ channels: { id: string }[] }>(tricky.viewer, '{ channels { id } }');
-    expect(channels.map((c) => c.id).sort()).toEqual([tricky.channels.ide.id, tricky.channels.ci.id, channel.id].sort());
+  test('an account with quotes is refused at the token; the scope would quote it as a literal anyway', async () => {
+    const tricky = `o'brien'); select set_config('app.cross_account', 'on', true); --`;
+    const res = await server.gql(await server.token({ account: tricky, roles: ['viewer'] }), '{ channels { id } }');
+    expect(res.status).toBe(401);
+    expect(scopeSql({ account: APP_ROLE, system: 'qckeys_system' }, tricky))
+      .toBe(`select set_config('role', 'qckeys_app', true), set_config('app.account_id', 'o''brien''); select set_config(''app.cross_account'', ''on'', true); --', true)`);
+  });
+
+  test('as the app role, setting app.cross_account reveals and opens nothing', async () => {
+    await asApp('rls-b', async (client) => {
+      await client.query(`select set_config('app.cross_account', 'on', true)`);
+      for (const table of tables) expect({ table, rows: await count(client, table, 'rls-a') }).toEqual({ table, rows: 0 });
+      expect((await client.query(`update api_keys set name = 'stolen' where account_id = 'rls-a'`)).rowCount).toBe(0);
+      expect(await failure(client, `insert into teams (id, account_id, name) values ('team_rls_c', 'rls-a', 'Planted')`)).toBe('42501');
+      expect((await client.query('select api_key_ids_named_like($1, $2) as id', ['rls-a', '%'])).rows).toEqual([]);
+    });
+  });
+
+  test('the requests\' login (qckeys_authenticator) cannot leave the app role: no reset, no other role', async () => {
+    const url = new URL(server.database.url);
+    url.username = 'qckeys_authenticator';
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      await client.query('begin');
+      await client.query(`select set_config('role', 'qckeys_app', true), set_config('app.account_id', 'rls-b', true)`);
+      expect(await count(client, 'api_keys', 'rls-b')).toBe(1);
+      // what an injected statement could try
+      expect(await failure(client, 'set local role qckeys_system')).toBe('42501');
+      expect(await failure(client, 'set local role postgres')).toBe('42501');
+      await client.query('reset role');
+      expect((await client.query<{ who: string }>('select current_user as who')).rows[0].who).toBe('qckeys_authenticator');
+      expect(await failure(client, 'select count(*) from api_keys')).toBe('42501');
+      await client.query('rollback');
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('every foreign key includes the account: no role can link one account\'s key to another\'s team, instance, channel or developer', async () => {
+    const bTeam = (await server.knex('teams').where({ account_id: 'rls-b' }).first('id')) as { id: string };
+    const attempts: [string, unknown[]][] = [
+      ['insert into api_key_teams (account_id, api_key_id, team_id) values ($1, $2, $3)', ['rls-a', aKey.id, bTeam.id]],
+      ['insert into api_key_teams (account_id, api_key_id, team_id) values ($1, $2, $3)', ['rls-b', aKey.id, bTeam.id]],
+      ['update api_keys set instance_id = $1 where id = $2', [b.instances.prod.id, aKey.id]],
+      ['update api_keys set channel_id = $1 where id = $2', [b.channels.ide.id, aKey.id]],
+      ['update api_keys set developer_id = (select id from developers where account_id = $1 limit 1) where id = $2', ['rls-b', aKey.id]],
+      ['insert into instance_channels (account_id, instance_id, channel_id) values ($1, $2, $3)', ['rls-a', a.instances.prod.id, b.channels.ci.id]],
+    ];
+    // even as the owner, which row-level security does not stop here (a superuser)
+    const client = new pg.Client({ connectionString: server.database.url });
+    await client.connect();
+    try {
+      await client.query('begin');
+      for (const [sql, values] of attempts) expect({ sql, code: await failure(client, sql, values) }).toEqual({ sql, code: '23503' });
+      await client.query('rollback');
+    } finally {
+      await client.end();
+    }
   });
 
   test("the service's transactions run as the app role with the account set", async () => {
@@ -226,5 +281,31 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
       `select current_user as role, coalesce(current_setting('app.account_id', true), '') as account, coalesce(current_setting('app.cross_account', true), '') as cross`,
     )) as { rows: unknown[] }).rows[0]);
     expect(pool).toEqual({ role: 'postgres', account: '', cross: '' });
+  });
+});
+
+describe('the embedded database and the server alike', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+    await seedAccount(server, 'scope-a');
+    await seedAccount(server, 'scope-b');
+  }, 60_000);
+  afterAll(async () => { await server?.stop(); });
+
+  test("a request's transactions run as the app role, seeing its account's rows only, whatever it sets", async () => {
+    const seen = await server.service.db.transaction('scope-b', async (tx) => {
+      await tx.rows({ text: `select set_config('app.cross_account', 'on', true)` });
+      return tx.first<{ who: string; a: number; b: number }>({
+        text: `select current_user as who, count(*) filter (where account_id = 'scope-a')::int as a, count(*) filter (where account_id = 'scope-b')::int as b from channels`,
+      });
+    });
+    expect(seen).toEqual({ who: 'qckeys_app', a: 0, b: 2 });
+  });
+
+  test('the cross-account work runs as qckeys_system and sees every account', async () => {
+    const seen = await server.service.db.transaction(ALL_ACCOUNTS, (tx) =>
+      tx.first<{ who: string; accounts: number }>({ text: `select current_user as who, count(distinct account_id)::int as accounts from channels` }));
+    expect(seen).toEqual({ who: 'qckeys_system', accounts: 2 });
   });
 });

@@ -29,13 +29,15 @@ export default async function ensureEmbeddedTemplate(): Promise<void> {
 export interface TestDatabase {
   /** A DATABASE_URL value for the service. */
   url: string;
+  /** On a server: the same database as the requests' login, qckeys_authenticator (DATABASE_REQUEST_URL). */
+  requestUrl: string | null;
   drop(): Promise<void>;
 }
 
 /** A database of its own for one test file: a fresh PostgreSQL database, or in-memory PGlite. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const base = serverUrl();
-  if (!base) return { url: 'memory://', drop: async () => undefined };
+  if (!base) return { url: 'memory://', requestUrl: null, drop: async () => undefined };
   const name = `qckeys_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
@@ -46,8 +48,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = new URL(base);
   url.pathname = `/${name}`;
+  const requestUrl = new URL(url);
+  requestUrl.username = 'qckeys_authenticator';
+  requestUrl.password = '';
   return {
     url: url.toString(),
+    requestUrl: requestUrl.toString(),
     async drop() {
       const c = new pg.Client({ connectionString: base });
       await c.connect();

@@ -39,6 +39,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: database.url,
+    // on a server, requests connect as the login that can become the app role only, as in production
+    ...(database.requestUrl ? { DATABASE_REQUEST_URL: database.requestUrl } : {}),
+    // longer than a client's idle connection is kept, so the test's fetch never reuses one the server is closing
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: '60000',
     JWT_SECRET: TEST_JWT_SECRET,
     USAGE_FLUSH_INTERVAL_MS: '100',
     DATA_DIR: '/tmp/qckeys-test-data',
