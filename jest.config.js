@@ -9,4 +9,6 @@ module.exports = {
   globalSetup: '<rootDir>/test/helpers/database.ts',
   // each test file brings up its own database; two files at a time fit two cores
   maxWorkers: process.env.JEST_MAX_WORKERS ?? 2,
+  // jest's own output, then every test file's time (jest names a file's time only when it is slow)
+  reporters: ['default', '<rootDir>/test/helpers/file-times-reporter.mjs'],
 };
