@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 const CODE = ['**/*.{js,mjs,cjs,ts,tsx,mts,cts}'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'src/generated/', 'client/generated/', 'test-results/', 'jest.config.js'] },
+  { ignores: ['dist/', 'client/dist/', 'node_modules/', 'data/', 'coverage/', 'src/generated/', 'client/generated/', 'test-results/', 'jest.config.js'] },
 
   // TypeScript and JavaScript
   { files: CODE, extends: [js.configs.recommended, ...tseslint.configs.recommended] },

@@ -1,6 +1,6 @@
 // The key-listing filter as options: `--search …` for `keys list`, `--filter-search …` for `keys teams`.
 import type { Command } from 'commander';
-import type { ApiKeyFilter, ApiKeyStatus, Cloud } from '../client';
+import type { ApiKeyFilter, ApiKeyStatus, Cloud } from '../client/index';
 import type { Resolver } from './resolve';
 import { collect, enumList, time } from './util';
 

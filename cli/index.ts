@@ -2,7 +2,7 @@
 // qckeys: the command line for the qckeys API, for people (tables) and CI pipelines (--json).
 // Exit codes: 0 ok, 1 the API refused or could not be reached, 2 a usage error.
 import { Command, CommanderError, Option } from 'commander';
-import { ApiError } from '../client';
+import { ApiError } from '../client/index';
 import { keysCommand } from './commands/keys';
 import { tokenCommand } from './commands/token';
 import { usageCommand } from './commands/usage';

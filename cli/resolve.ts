@@ -1,5 +1,5 @@
 // Turns what people type (an ID or a name) into the IDs the API takes.
-import { ApiError, ChannelsDocument, DevelopersDocument, InstancesDocument, NodeRefDocument, TeamsDocument, type Client } from '../client';
+import { ApiError, ChannelsDocument, DevelopersDocument, InstancesDocument, NodeRefDocument, TeamsDocument, type Client } from '../client/index';
 
 interface Named { id: string; name: string }
 

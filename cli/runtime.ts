@@ -2,7 +2,7 @@
 // in tables or JSON, and the Idempotency-Key of this invocation's mutation.
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { createClient, type Client } from '../client';
+import { createClient, type Client } from '../client/index';
 import { UsageError } from './util';
 
 export const DEFAULT_URL = 'http://localhost:4000/graphql';

@@ -51,8 +51,14 @@ export const STEPS = [
       ...['knexfile.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((file) => ({ file })),
     ],
     complete: exist(
-      'src/server.js', 'src/db/template.js', 'knexfile.js', 'scripts/build-ide.js', 'cli/index.js', 'client/index.js', 'client/index.d.ts',
+      'src/server.js', 'src/db/template.js', 'knexfile.js', 'scripts/build-ide.js', 'cli/index.js', 'client/index.js',
     ),
+  },
+  {
+    name: 'client',
+    label: 'building the client package',
+    inputs: [{ dir: 'client', match: TS }, { file: 'client/package.json' }, { file: 'schema.graphql' }, { file: 'package-lock.json' }],
+    complete: () => ['esm/index.js', 'cjs/index.js', 'cjs/index.d.ts', 'schema.graphql'].every((file) => fs.existsSync(path.join(ROOT, 'client', 'dist', file))),
   },
   {
     name: 'ide',
@@ -69,7 +75,7 @@ export const STEPS = [
   },
 ];
 
-/** The files under `dir` (relative to the root), sorted, without node_modules. */
+/** The files under `dir` (relative to the root), sorted, without node_modules and built output (dist). */
 function filesUnder(dir, match) {
   let entries;
   try {
@@ -82,7 +88,7 @@ function filesUnder(dir, match) {
   for (const entry of entries) {
     const rel = `${dir}/${entry.name}`;
     if (entry.isDirectory()) {
-      if (entry.name !== 'node_modules') files.push(...filesUnder(rel, match));
+      if (entry.name !== 'node_modules' && entry.name !== 'dist') files.push(...filesUnder(rel, match));
     } else if (entry.isFile() && (!match || match.test(entry.name))) {
       files.push(rel);
     }

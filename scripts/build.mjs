@@ -1,7 +1,7 @@
 /**
- * Builds `dist/`: compiles the TypeScript (server, CLI, scripts, the typed client's declarations),
- * bundles the GraphQL IDE and makes the embedded database's template, saying what it does and how
- * long each step took.
+ * Builds `dist/`: compiles the TypeScript (server, CLI, scripts), builds the client package
+ * (client/dist), bundles the GraphQL IDE and makes the embedded database's template, saying what it
+ * does and how long each step took.
  *
  *   node scripts/build.mjs              every step (npm run build)
  *   node scripts/build.mjs --if-stale   only the steps whose sources changed since they last ran (npm start)
@@ -26,7 +26,11 @@ function tsc(project) {
 const RUN = {
   typescript() {
     tsc('tsconfig.build.json');
-    tsc('client/tsconfig.json');
+  },
+  client() {
+    // the @qckeys/client package's own build (ES module and CommonJS, with declarations) into client/dist
+    const result = spawnSync(process.execPath, [path.join(ROOT, 'client', 'scripts', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`the client package's build failed:\n${result.stdout ?? ''}${result.stderr ?? ''}`);
   },
   async ide() {
     const { buildIde } = require(path.join(DIST, 'scripts', 'build-ide.js'));

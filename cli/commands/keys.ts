@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import {
   ApiKeysDocument, CreateApiKeyDocument, DeleteApiKeyDocument, RenewApiKeyDocument, RevokeApiKeyDocument, UpdateApiKeyTeamsDocument,
   type ApiKeyFieldsFragment, type ApiKeyOrderField, type CreateApiKeyInput, type OrderDirection,
-} from '../../client';
+} from '../../client/index';
 import { addFilterOptions, buildFilter, hasFilter } from '../filters';
 import { Resolver } from '../resolve';
 import { runtime } from '../runtime';

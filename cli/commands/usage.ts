@@ -1,6 +1,6 @@
 // `qckeys usage`: verification counts grouped by a dimension.
 import { Command } from 'commander';
-import { UsageDocument, type UsageDimension, type UsageFilter, type UsageGranularity } from '../../client';
+import { UsageDocument, type UsageDimension, type UsageFilter, type UsageGranularity } from '../../client/index';
 import { CLOUDS } from '../filters';
 import { Resolver } from '../resolve';
 import { runtime } from '../runtime';

@@ -1,6 +1,6 @@
 // `qckeys whoami`: the token's subject, account and roles, as the server sees them.
 import { Command } from 'commander';
-import { ViewerDocument } from '../../client';
+import { ViewerDocument } from '../../client/index';
 import { runtime } from '../runtime';
 
 export function whoamiCommand(): Command {
