@@ -18,8 +18,8 @@ export function addFilterOptions(command: Command, prefix = ''): Command {
     .option(`--${p}developer <developer>`, 'held by this developer, by ID or name (repeatable)', collect)
     .option(`--${p}channel <channel>`, 'of this channel, by ID or name (repeatable)', collect)
     .option(`--${p}instance <instance>`, 'bound to this instance, by ID or name (repeatable)', collect)
-    .option(`--${p}cloud <cloud>`, 'salesforce, servicenow or m365 (repeatable)', enumList('cloud', CLOUDS))
-    .option(`--${p}status <status>`, 'active, expired or revoked (repeatable)', enumList('status', STATUSES))
+    .option(`--${p}cloud <cloud>`, 'salesforce, servicenow or m365 (repeatable)', enumList(CLOUDS))
+    .option(`--${p}status <status>`, 'active, expired or revoked (repeatable)', enumList(STATUSES))
     .option(`--${p}expires-before <time>`, 'expiring before this time, e.g. 2026-12-31 or now+30d', (v: string) => time(v))
     .option(`--${p}expires-after <time>`, 'expiring at or after this time', (v: string) => time(v));
 }

@@ -4,30 +4,35 @@ import { InvalidArgumentError } from 'commander';
 /** A mistake in the command line: exit code 2, nothing sent. */
 export class UsageError extends Error {}
 
+// Option parsers throw InvalidArgumentError with what is wrong; the program adds the option's
+// name (`qckeys: --ttl: expected a duration …`, see nameOptionErrors in index.ts).
+
 /** Collects a repeatable option into an array. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** A case-insensitive choice among an enum's values, written as in the schema or in kebab case. */
-export function enumValue<T extends string>(name: string, values: readonly T[]): (value: string) => T {
+export function enumValue<T extends string>(values: readonly T[], what = ''): (value: string) => T {
   return (value) => {
     const normalised = value.trim().toUpperCase().replace(/-/g, '_');
     const match = values.find((v) => v === normalised);
-    if (!match) throw new InvalidArgumentError(`${name} must be one of ${values.map((v) => v.toLowerCase().replace(/_/g, '-')).join(', ')}`);
+    if (!match) {
+      throw new InvalidArgumentError(`${what ? `${what} ` : ''}must be one of ${values.map((v) => v.toLowerCase().replace(/_/g, '-')).join(', ')} (got ${JSON.stringify(value)})`);
+    }
     return match;
   };
 }
 
 /** A repeatable enum option. */
-export function enumList<T extends string>(name: string, values: readonly T[]): (value: string, previous?: T[]) => T[] {
-  const one = enumValue(name, values);
+export function enumList<T extends string>(values: readonly T[]): (value: string, previous?: T[]) => T[] {
+  const one = enumValue(values);
   return (value, previous = []) => [...previous, one(value)];
 }
 
-export function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+export function positiveInt(max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
+      throw new InvalidArgumentError(`must be an integer from 1 to ${max} (got ${JSON.stringify(value)})`);
     }
     return n;
   };
@@ -35,11 +40,26 @@ export function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER): (value
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
-/** `90` (seconds), `15m`, `24h`, `7d`, `2w` as seconds. */
-export function durationSeconds(value: string): number {
-  const match = /^(\d+)([smhdw]?)$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected a duration such as 3600, 30m, 24h, 7d or 1w');
-  return Number(match[1]) * UNIT_SECONDS[match[2] || 's'];
+/** Seconds as the largest whole unit: 604800 → `7d`, 90 → `90s`. */
+export function formatSeconds(seconds: number): string {
+  for (const unit of ['d', 'h', 'm'] as const) {
+    const size = UNIT_SECONDS[unit] as number;
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/** A duration, `90` (seconds), `15m`, `24h`, `7d` or `2w`, from `min` to `max` seconds, as seconds. */
+export function duration(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const match = /^(\d+)([smhdw]?)$/.exec(value.trim());
+    if (!match) throw new InvalidArgumentError(`expected a duration such as 3600, 30m, 24h, 7d or 1w (got ${JSON.stringify(value)})`);
+    const seconds = Number(match[1]) * (UNIT_SECONDS[match[2] || 's'] as number);
+    if (!Number.isSafeInteger(seconds) || seconds < min || seconds > max) {
+      throw new InvalidArgumentError(`must be from ${formatSeconds(min)} to ${formatSeconds(max)} (${min} to ${max} seconds; got ${value.trim()})`);
+    }
+    return seconds;
+  };
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -74,7 +94,7 @@ export function time(value: string, now = Date.now()): string {
     }
   }
   if (!match[1]) return new Date(now).toISOString();
-  const seconds = Number(match[2]) * UNIT_SECONDS[match[3]];
+  const seconds = Number(match[2]) * (UNIT_SECONDS[match[3] as string] as number);
   return new Date(now + (match[1] === '+' ? 1 : -1) * seconds * 1000).toISOString();
 }
 

@@ -5,19 +5,20 @@ import {
   type ApiKeyFieldsFragment, type ApiKeyOrderField, type CreateApiKeyInput, type OrderDirection,
 } from '../../client/index';
 import { addFilterOptions, buildFilter, hasFilter } from '../filters';
+import { addPageOptions, listPages, pageFooter, type PageOptions } from '../paging';
 import { Resolver } from '../resolve';
 import { runtime } from '../runtime';
-import { UsageError, absoluteTime, collect, durationSeconds, enumValue, positiveInt, shortTime, table } from '../util';
+import { UsageError, absoluteTime, collect, duration, enumValue, shortTime, table } from '../util';
 
 const ORDER_FIELDS = ['NAME', 'CREATED_AT', 'EXPIRES_AT', 'LAST_USED_AT'] as const satisfies readonly ApiKeyOrderField[];
 const DIRECTIONS = ['ASC', 'DESC'] as const satisfies readonly OrderDirection[];
 
 function order(value: string): { field: ApiKeyOrderField; direction: OrderDirection } {
   const [field, direction = 'asc'] = value.split(':');
-  return { field: enumValue('order field', ORDER_FIELDS)(field), direction: enumValue('order direction', DIRECTIONS)(direction) };
+  return { field: enumValue(ORDER_FIELDS, 'field')(field), direction: enumValue(DIRECTIONS, 'direction')(direction) };
 }
 
-function keyRows(keys: ApiKeyFieldsFragment[]): string {
+export function keyRows(keys: ApiKeyFieldsFragment[]): string {
   return table(
     ['ID', 'NAME', 'STATUS', 'INSTANCE', 'CHANNEL', 'DEVELOPER', 'TEAMS', 'EXPIRES'],
     keys.map((k) => [k.id, k.name, k.status, k.instance.name, k.channel.name, k.developer.name, k.teams.map((t) => t.name).join(', ') || '-', shortTime(k.expiresAt)]),
@@ -46,29 +47,17 @@ const secretOnly = () => new Option('--secret-only', 'print only the secret, e.g
 export function keysCommand(): Command {
   const keys = new Command('keys').description('list and manage API keys');
 
-  addFilterOptions(keys.command('list').description('list keys, filtered, sorted and paged'))
-    .option('--order <field[:direction]>', 'name, created-at, expires-at or last-used-at, then :asc or :desc (default created-at:desc)', order)
-    .option('--first <n>', 'page size, 1 to 100 (default 50)', positiveInt('--first', 100))
-    .option('--after <cursor>', 'start after this cursor (from a previous page)')
-    .option('--all', 'follow every page')
-    .action(async (opts: Record<string, unknown> & { order?: ReturnType<typeof order>; first?: number; after?: string; all?: boolean }, cmd: Command) => {
+  addPageOptions(addFilterOptions(keys.command('list').description('list keys, filtered, sorted and paged'))
+    .option('--order <field[:direction]>', 'name, created-at, expires-at or last-used-at, then :asc or :desc (default created-at:desc)', order))
+    .action(async (opts: Record<string, unknown> & PageOptions & { order?: ReturnType<typeof order> }, cmd: Command) => {
       const rt = runtime(cmd);
       const filter = await buildFilter(opts, new Resolver(rt.client));
-      const found: ApiKeyFieldsFragment[] = [];
-      let after = opts.after ?? null;
-      let page;
-      do {
-        page = (await rt.client.request(ApiKeysDocument, {
-          filter, orderBy: opts.order, first: opts.first ?? (opts.all ? 100 : undefined), after,
-        })).apiKeys;
-        found.push(...page.edges.map((e) => e.node));
-        after = page.pageInfo.endCursor ?? null;
-      } while (opts.all && page.pageInfo.hasNextPage && after);
-      const { totalCount, pageInfo } = page;
-      rt.print({ totalCount, pageInfo: { hasNextPage: pageInfo.hasNextPage, endCursor: pageInfo.endCursor ?? null }, keys: found }, () => {
-        const footer = `${found.length} of ${totalCount} key${totalCount === 1 ? '' : 's'}`
-          + (pageInfo.hasNextPage ? `; next page: --after ${pageInfo.endCursor}` : '');
-        return found.length ? `${keyRows(found)}\n\n${footer}` : footer;
+      const listing = await listPages(opts, async (first, after) =>
+        (await rt.client.request(ApiKeysDocument, { filter, orderBy: opts.order, first, after })).apiKeys);
+      const { totalCount, pageInfo, nodes: keys } = listing;
+      await rt.print({ totalCount, pageInfo, keys }, () => {
+        const footer = pageFooter(listing, 'key');
+        return keys.length ? `${keyRows(keys)}\n\n${footer}` : footer;
       });
     });
 
@@ -104,14 +93,14 @@ export function keysCommand(): Command {
       if (opts.newTeam) input.newTeamNames = opts.newTeam;
       if (opts.expiresAt) input.expiresAt = opts.expiresAt;
       const { createApiKey } = await rt.client.request(CreateApiKeyDocument, { input }, { idempotencyKey });
-      if (opts.secretOnly) return void process.stdout.write(createApiKey.secret + '\n');
-      rt.print(createApiKey, () => withSecret('Created', createApiKey.apiKey, createApiKey.secret));
+      await rt.printSecret({ apiKeyId: createApiKey.apiKey.id, verb: 'created' }, createApiKey,
+        () => withSecret('Created', createApiKey.apiKey, createApiKey.secret), opts.secretOnly ? createApiKey.secret : undefined);
     });
 
   keys.command('renew').description('issue a new secret for the same key; prints it once')
     .argument('<id>', 'key ID')
     .option('--expires-at <time>', 'new expiry (default: now + the key\'s original lifetime)', absoluteTime)
-    .option('--grace-period <duration>', 'keep the previous secret valid this long, e.g. 1h, 7d (max 7d)', durationSeconds)
+    .option('--grace-period <duration>', 'keep the previous secret valid this long, 0 to 7d, e.g. 1h, 7d', duration(0, 604_800))
     .addOption(secretOnly())
     .action(async (id: string, opts: { expiresAt?: string; gracePeriod?: number; secretOnly?: boolean }, cmd: Command) => {
       const rt = runtime(cmd);
@@ -121,8 +110,8 @@ export function keysCommand(): Command {
       if (opts.expiresAt) input.expiresAt = opts.expiresAt;
       if (opts.gracePeriod !== undefined) input.gracePeriodSeconds = opts.gracePeriod;
       const { renewApiKey } = await rt.client.request(RenewApiKeyDocument, { input }, { idempotencyKey });
-      if (opts.secretOnly) return void process.stdout.write(renewApiKey.secret + '\n');
-      rt.print(renewApiKey, () => withSecret('Renewed', renewApiKey.apiKey, renewApiKey.secret));
+      await rt.printSecret({ apiKeyId: renewApiKey.apiKey.id, verb: 'renewed' }, renewApiKey,
+        () => withSecret('Renewed', renewApiKey.apiKey, renewApiKey.secret), opts.secretOnly ? renewApiKey.secret : undefined);
     });
 
   keys.command('revoke').description('revoke a key for good (revoking a revoked key changes nothing)')
@@ -132,7 +121,7 @@ export function keysCommand(): Command {
       const rt = runtime(cmd);
       const idempotencyKey = rt.idempotencyKey();
       const { revokeApiKey } = await rt.client.request(RevokeApiKeyDocument, { input: { id, reason: opts.reason } }, { idempotencyKey });
-      rt.print(revokeApiKey, () => `Revoked key ${JSON.stringify(revokeApiKey.apiKey.name)}\n${keyDetails(revokeApiKey.apiKey)}`);
+      await rt.print(revokeApiKey, () => `Revoked key ${JSON.stringify(revokeApiKey.apiKey.name)}\n${keyDetails(revokeApiKey.apiKey)}`);
     });
 
   keys.command('delete').description('delete a key: gone from listings, never verifies again; history and usage stay')
@@ -141,7 +130,7 @@ export function keysCommand(): Command {
       const rt = runtime(cmd);
       const idempotencyKey = rt.idempotencyKey();
       const { deleteApiKey } = await rt.client.request(DeleteApiKeyDocument, { input: { id } }, { idempotencyKey });
-      rt.print(deleteApiKey, () => `Deleted key ${deleteApiKey.deletedApiKeyId}`);
+      await rt.print(deleteApiKey, () => `Deleted key ${deleteApiKey.deletedApiKeyId}`);
     });
 
   addFilterOptions(
@@ -167,7 +156,7 @@ export function keysCommand(): Command {
       const { updateApiKeyTeams } = await rt.client.request(UpdateApiKeyTeamsDocument, {
         input: { apiKeyIds: filtered ? undefined : ids, filter, addTeamIds, removeTeamIds, addNewTeamNames: opts.addNew },
       }, { idempotencyKey });
-      rt.print(updateApiKeyTeams, () => {
+      await rt.print(updateApiKeyTeams, () => {
         const head = `Teams changed on ${updateApiKeyTeams.updatedCount} key${updateApiKeyTeams.updatedCount === 1 ? '' : 's'}`;
         return updateApiKeyTeams.apiKeys.length ? `${head}\n\n${keyRows(updateApiKeyTeams.apiKeys)}` : head;
       });

@@ -4,12 +4,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../src/config';
 import { ROLES, type Role } from '../../src/auth/principal';
 import { signToken, signingSecret } from '../../src/auth/tokens';
-import { UsageError } from '../util';
+import { UsageError, duration } from '../util';
 
 const role = (value: string, previous: Role[] = []): Role[] => {
-  if (!ROLES.includes(value as Role)) throw new InvalidArgumentError(`role must be one of ${ROLES.join(', ')}`);
+  if (!ROLES.includes(value as Role)) throw new InvalidArgumentError(`must be one of ${ROLES.join(', ')} (got ${JSON.stringify(value)})`);
   return [...previous, value as Role];
 };
+
+const ttl = (value: string): string => `${duration(1, 366 * 86_400)(value)}s`;
 
 export interface TokenOptions { account?: string; role?: Role[]; sub: string; ttl: string }
 
@@ -29,14 +31,14 @@ export async function devToken(opts: TokenOptions, env: NodeJS.ProcessEnv = proc
 }
 
 /** The command; `print` writes the token (the CLI adds --json). */
-export function tokenCommand(print: (token: string, cmd: Command) => void = (token) => console.log(token)): Command {
+export function tokenCommand(print: (token: string, cmd: Command) => void | Promise<void> = (token) => console.log(token)): Command {
   return new Command('token')
     .description('print a bearer token signed with JWT_SECRET (or the development secret under DATA_DIR)')
     .option('--account <id>', 'account (tenant); omit with --role verifier for a platform verifier')
     .option('--role <role>', 'admin, viewer or verifier (repeatable; default admin)', role)
     .option('--sub <subject>', 'subject recorded as the actor', 'cli')
-    .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h, 7d', '1h')
+    .option('--ttl <duration>', 'lifetime, 1s to 366d, e.g. 15m, 1h, 7d', ttl, '1h')
     .action(async (opts: TokenOptions, cmd: Command) => {
-      print(await devToken(opts), cmd);
+      await print(await devToken(opts), cmd);
     });
 }

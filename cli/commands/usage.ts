@@ -11,16 +11,16 @@ const GRANULARITIES = ['HOUR', 'DAY', 'WEEK', 'MONTH'] as const satisfies readon
 
 export function usageCommand(): Command {
   return new Command('usage').description('verifications (total, valid, rejected) grouped by a dimension over a time range')
-    .option('--by <dimension>', 'channel, instance, team, developer, api-key or cloud', enumValue('--by', DIMENSIONS), 'CHANNEL')
+    .option('--by <dimension>', 'channel, instance, team, developer, api-key or cloud', enumValue(DIMENSIONS), 'CHANNEL')
     .option('--from <time>', 'start (inclusive): 2026-11-01, an ISO time, or now-7d', (v: string) => time(v), undefined)
     .option('--to <time>', 'end (exclusive); default now', (v: string) => time(v))
-    .option('--granularity <g>', 'hour, day, week or month', enumValue('--granularity', GRANULARITIES), 'DAY')
+    .option('--granularity <g>', 'hour, day, week or month', enumValue(GRANULARITIES), 'DAY')
     .option('--channel <channel>', 'only this channel, by ID or name (repeatable)', collect)
     .option('--instance <instance>', 'only this instance, by ID or name (repeatable)', collect)
     .option('--team <team>', 'only keys of this team, by ID or name (repeatable)', collect)
     .option('--developer <developer>', 'only keys of this developer, by ID or name (repeatable)', collect)
     .option('--key <id>', 'only this key ID (repeatable)', collect)
-    .option('--cloud <cloud>', 'only this cloud (repeatable)', enumList('cloud', CLOUDS))
+    .option('--cloud <cloud>', 'only this cloud (repeatable)', enumList(CLOUDS))
     .option('--points', 'also list every time bucket')
     .action(async (opts: {
       by: UsageDimension; from?: string; to?: string; granularity: UsageGranularity; points?: boolean;
@@ -38,7 +38,7 @@ export function usageCommand(): Command {
       ]);
       Object.assign(filter, { channelIds, instanceIds, teamIds, developerIds, apiKeyIds: opts.key, clouds: opts.cloud });
       const { usage } = await rt.client.request(UsageDocument, { filter, groupBy: opts.by, granularity: opts.granularity });
-      rt.print({ from: filter.from, to: filter.to, ...usage }, () => {
+      await rt.print({ from: filter.from, to: filter.to, ...usage }, () => {
         const head = `Usage by ${usage.groupBy.toLowerCase().replace('_', '-')}, ${shortTime(filter.from)} to ${shortTime(filter.to)}: ${usage.total} verification${usage.total === 1 ? '' : 's'}`;
         if (!usage.series.length) return head;
         const summary = table(['KEY', 'LABEL', 'TOTAL', 'VALID', 'REJECTED'],

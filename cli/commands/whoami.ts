@@ -8,6 +8,6 @@ export function whoamiCommand(): Command {
     .action(async (_opts: unknown, cmd: Command) => {
       const rt = runtime(cmd);
       const { viewer } = await rt.client.request(ViewerDocument, {});
-      rt.print(viewer, () => `subject  ${viewer.subject}\naccount  ${viewer.accountId}\nroles    ${viewer.roles.join(', ')}`);
+      await rt.print(viewer, () => `subject  ${viewer.subject}\naccount  ${viewer.accountId}\nroles    ${viewer.roles.join(', ')}`);
     });
 }
