@@ -144,7 +144,7 @@ describe('keys list', () => {
     ]);
     for (const r of [unknown, badStatus, tooMany, badOrder]) expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(unknown.stderr).toContain("unknown option '--bogus'");
-    expect(badStatus.stderr).toContain('status must be one of active, expired, revoked');
+    expect(badStatus.stderr).toContain('qckeys: --status: must be one of active, expired, revoked');
     expect(noTeam).toMatchObject({ code: 1, stdout: '' });
     expect(noTeam.stderr).toContain('NOT_FOUND: No team with the ID or name "Nobody" (field: --team)');
   });

@@ -15,11 +15,26 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  /** QCKEYS_TOKEN (default: the runner's token; null: none). */
+  token?: string | null;
+  env?: Record<string, string>;
+  /** Close the reading end of stdout at once, as a reader that stops early does. */
+  closeStdout?: boolean;
+}
+
 export interface Cli {
+  /** The bundled CLI (`node <file> …args` runs it). */
+  file: string;
   /** Runs `qckeys …args` with QCKEYS_URL set to the server and QCKEYS_TOKEN to `token` (none when null). */
-  run(args: string[], opts?: { token?: string | null; env?: Record<string, string> }): Promise<CliResult>;
+  run(args: string[], opts?: RunOptions): Promise<CliResult>;
+  /**
+   * Runs a bash script (with `set -euo pipefail`) in which `qckeys` (and `npx qckeys`) is this CLI,
+   * in the environment `run` gives the CLI.
+   */
+  bash(script: string, opts?: RunOptions): Promise<CliResult>;
   /** Like run, but fails unless the exit code is 0, and parses stdout as JSON (adds --json). */
-  json<T>(args: string[], opts?: { token?: string | null; env?: Record<string, string> }): Promise<T>;
+  json<T>(args: string[], opts?: RunOptions): Promise<T>;
   remove(): void;
 }
 
@@ -33,24 +48,36 @@ export async function buildCli(server: TestServer, defaultToken: string | null):
     `--outfile=${file}`, '--log-level=error',
   ], { cwd: ROOT });
 
+  const environment = (opts: RunOptions): Record<string, string> => {
+    const token = opts.token === undefined ? defaultToken : opts.token;
+    const env: Record<string, string> = {};
+    // a clean environment: nothing from the developer's shell leaks into the command
+    for (const name of ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR']) if (process.env[name]) env[name] = process.env[name] as string;
+    env.QCKEYS_URL = `${server.baseUrl}/graphql`;
+    if (token) env.QCKEYS_TOKEN = token;
+    return Object.assign(env, opts.env);
+  };
+  const spawnAndWait = (command: string, args: string[], env: Record<string, string>, closeStdout = false): Promise<CliResult> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(command, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      if (closeStdout) child.stdout.destroy();
+      else child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
   const cli: Cli = {
+    file,
     run(args, opts = {}) {
-      const token = opts.token === undefined ? defaultToken : opts.token;
-      const env: Record<string, string> = {};
-      // a clean environment: nothing from the developer's shell leaks into the command
-      for (const name of ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR']) if (process.env[name]) env[name] = process.env[name] as string;
-      env.QCKEYS_URL = `${server.baseUrl}/graphql`;
-      if (token) env.QCKEYS_TOKEN = token;
-      Object.assign(env, opts.env);
-      return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [file, ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-        child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+      return spawnAndWait(process.execPath, [file, ...args], environment(opts), opts.closeStdout);
+    },
+    bash(script, opts = {}) {
+      const env = { ...environment(opts), QCKEYS_NODE: process.execPath, QCKEYS_CLI: file };
+      const prelude = 'set -euo pipefail\nqckeys() { "$QCKEYS_NODE" "$QCKEYS_CLI" "$@"; }\nnpx() { "$@"; }\n';
+      return spawnAndWait('bash', ['-c', prelude + script], env, opts.closeStdout);
     },
     async json<T>(args: string[], opts = {}) {
       const res = await cli.run([...args, '--json'], opts);
