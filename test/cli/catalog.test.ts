@@ -18,7 +18,7 @@ beforeAll(async () => {
   server = await startTestServer();
   admin = await server.token({ account: 'fresh', roles: ['admin'], sub: 'fresh-admin' });
   cli = await buildCli(server, admin);
-}, 120_000); // a server with its own database, and a CLI build: slow on a busy machine
+}, 300_000); // a server with its own database, and a CLI build: slow on a busy machine
 afterAll(async () => {
   cli?.remove();
   await server?.stop();

@@ -8,7 +8,7 @@ import { TEST_JWT_SECRET, startTestServer, type TestServer } from '../helpers/se
 import { buildCli, type Cli, type CliKey, type CliList } from './run';
 
 // every test spawns several CLI processes: allow for a loaded CI machine
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 
 let server: TestServer;
 let acme: SeededAccount;
@@ -18,7 +18,7 @@ beforeAll(async () => {
   server = await startTestServer();
   acme = await seedAccount(server, 'acme');
   cli = await buildCli(server, acme.admin);
-}, 120_000); // a server with its own database, and a CLI build: slow on a busy machine
+}, 300_000); // a server with its own database, and a CLI build: slow on a busy machine
 afterAll(async () => {
   cli?.remove();
   await server?.stop();
