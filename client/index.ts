@@ -6,6 +6,8 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 export * from './generated/graphql.js';
 export type { TypedDocumentNode };
+/** `ResultOf<typeof ApiKeysDocument>`, `VariablesOf<typeof ApiKeysDocument>`: a document's result and variables. */
+export type { ResultOf, VariablesOf } from '@graphql-typed-document-node/core';
 
 /** The error codes of the API contract (`extensions.code`). */
 export const ERROR_CODES = [

@@ -60,7 +60,13 @@ function clientSnippet(file: string): string {
 
 // Beside the README's example: the rest of what a consumer writes, under the same two settings.
 const OWN_DOCUMENTS = `
-import { ApiError, CreateChannelDocument, ViewerDocument, createClient, graphql, type ApiKeyFieldsFragment } from '@qckeys/client';
+import {
+  ApiError, ApiKeysDocument, CreateChannelDocument, ViewerDocument, createClient, graphql, type ApiKeyFieldsFragment, type ResultOf,
+} from '@qckeys/client';
+
+export function firstKeyName(result: ResultOf<typeof ApiKeysDocument>): string | undefined {
+  return result.apiKeys.edges[0]?.node.name;
+}
 
 const KeyNames = graphql<{ apiKeys: { totalCount: number; edges: { node: { name: string } }[] } }, { search: string }>(
   'query KeyNames($search: String) { apiKeys(filter: { search: $search }) { totalCount edges { node { name } } } }',
