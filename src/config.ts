@@ -35,7 +35,8 @@ export interface Config {
   /** Longest wait for a free connection before a request gets 503 (overload, not an outage). */
   dbPoolWaitMs: number;
   dbPreparedStatements: boolean;
-  usage: { flushIntervalMs: number; flushSize: number; retentionDays: number };
+  /** maxPoints: what one request's usage reports may hold in all (series × buckets). */
+  usage: { flushIntervalMs: number; flushSize: number; retentionDays: number; maxPoints: number };
   keyCacheTtlMs: number;
   /** Per principal: database lookups of secrets unknown to the cache, per second and at most at once. */
   unknownKeyLookups: { ratePerSecond: number; burst: number };
@@ -164,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
       flushIntervalMs: int(env, 'USAGE_FLUSH_INTERVAL_MS', 500, 10, 60_000),
       flushSize: int(env, 'USAGE_FLUSH_SIZE', 5000, 1, 1_000_000),
       retentionDays: int(env, 'USAGE_RETENTION_DAYS', 400, 1, 36_500),
+      maxPoints: int(env, 'USAGE_MAX_POINTS', 10_000, 100, 1_000_000),
     },
     keyCacheTtlMs: int(env, 'KEY_CACHE_TTL_MS', 10_000, 0, 3_600_000),
     unknownKeyLookups: {

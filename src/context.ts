@@ -54,6 +54,8 @@ export interface Context {
   requestId: string;
   /** The current time (the service's clock). */
   now(): Date;
+  /** Usage points the request's reports may still take (src/modules/usage/cost.ts). */
+  usagePoints: { left: number };
   /** Drops the loaders' caches (after a mutation, so results are read fresh). */
   resetLoaders(): void;
 }
@@ -68,6 +70,7 @@ export function createContext(app: AppServices, principal: Principal, requestId:
     requestId,
     loaders: createLoaders(db, tenant, app.clock),
     now: () => new Date(app.clock()),
+    usagePoints: { left: app.config.usage.maxPoints },
     resetLoaders() {
       ctx.loaders = createLoaders(db, tenant, app.clock);
     },

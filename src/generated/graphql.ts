@@ -63,7 +63,7 @@ export type ApiKey = Node & {
   teams: Array<Team>;
   /** When the key last changed. */
   updatedAt: Scalars['DateTime']['output'];
-  /** Verifications of this key over a time range. */
+  /** Verifications of this key over a time range: one point per bucket, counted in the request's 10,000 usage points (a page of keys multiplies them). */
   usage: UsageSeries;
   /** Incremented on every change; pass it as `expectedVersion` for optimistic concurrency. */
   version: Scalars['Int']['output'];
@@ -661,6 +661,7 @@ export type QueryTeamsArgs = {
 /** Read operations. Every result is scoped to the token's account. */
 export type QueryUsageArgs = {
   filter: UsageFilter;
+  first?: InputMaybe<Scalars['Int']['input']>;
   granularity?: UsageGranularity;
   groupBy?: UsageDimension;
 };
@@ -895,8 +896,10 @@ export type UsageReport = {
   granularity: UsageGranularity;
   /** The dimension of the series. */
   groupBy: UsageDimension;
-  /** One series per value of the dimension, busiest first. */
+  /** The `first` busiest values of the dimension, busiest first; then the rest summed (OTHERS), keys in no team (NO_TEAM) and unknown keys (UNKNOWN_KEY), each when it has verifications. */
   series: Array<UsageSeries>;
+  /** Values of the dimension with verifications in the range, before `first` kept the busiest (OTHERS and UNKNOWN_KEY not counted). */
+  seriesCount: Scalars['Int']['output'];
   /** All verifications counted in the report. */
   total: Scalars['Int']['output'];
 };
@@ -904,8 +907,10 @@ export type UsageReport = {
 /** Verification counts of one value of a dimension over time. */
 export type UsageSeries = {
   __typename?: 'UsageSeries';
-  /** The value's ID (a channel ID for CHANNEL, the cloud's name for CLOUD). */
+  /** The value's ID (a channel ID for CHANNEL, the cloud's name for CLOUD); for the other kinds, see `kind`. */
   key: Scalars['ID']['output'];
+  /** A value of the dimension, or one of the series that are not: the rest past `first`, no team, unknown keys. */
+  kind: UsageSeriesKind;
   /** Human-readable name of the value. */
   label: Scalars['String']['output'];
   /** Every bucket of the range, zeros included. */
@@ -917,6 +922,17 @@ export type UsageSeries = {
   /** Verifications answered VALID. */
   valid: Scalars['Int']['output'];
 };
+
+/** What a usage series stands for. */
+export type UsageSeriesKind =
+  /** Verifications of keys in no team, when grouping by TEAM: `key` is `no-team`, `label` `(no team)`. */
+  | 'NO_TEAM'
+  /** The values past `first`, summed: `key` is `others`, `label` `(others)`. */
+  | 'OTHERS'
+  /** Verifications of secrets that matched none of the account's keys (NOT_FOUND, MALFORMED), which have no channel, instance, developer, team or key: `key` is `none`, `label` `(unknown key)`. */
+  | 'UNKNOWN_KEY'
+  /** One value of the dimension: `key` is its ID (the cloud's name for CLOUD). */
+  | 'VALUE';
 
 /** Outcome of a key verification. */
 export type VerificationCode =
@@ -1115,6 +1131,7 @@ export type ResolversTypes = ResolversObject<{
   UsagePoint: ResolverTypeWrapper<UsagePoint>;
   UsageReport: ResolverTypeWrapper<UsageReport>;
   UsageSeries: ResolverTypeWrapper<UsageSeries>;
+  UsageSeriesKind: UsageSeriesKind;
   VerificationCode: VerificationCode;
   VerifyApiKeyInput: VerifyApiKeyInput;
   VerifyApiKeyPayload: ResolverTypeWrapper<VerificationResultModel>;
@@ -1356,7 +1373,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   instances?: Resolver<Array<ResolversTypes['Instance']>, ParentType, ContextType, Partial<QueryInstancesArgs>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   teams?: Resolver<ResolversTypes['TeamConnection'], ParentType, ContextType, Partial<QueryTeamsArgs>>;
-  usage?: Resolver<ResolversTypes['UsageReport'], ParentType, ContextType, RequireFields<QueryUsageArgs, 'filter' | 'granularity' | 'groupBy'>>;
+  usage?: Resolver<ResolversTypes['UsageReport'], ParentType, ContextType, RequireFields<QueryUsageArgs, 'filter' | 'first' | 'granularity' | 'groupBy'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 }>;
 
@@ -1419,11 +1436,13 @@ export type UsageReportResolvers<ContextType = Context, ParentType extends Resol
   granularity?: Resolver<ResolversTypes['UsageGranularity'], ParentType, ContextType>;
   groupBy?: Resolver<ResolversTypes['UsageDimension'], ParentType, ContextType>;
   series?: Resolver<Array<ResolversTypes['UsageSeries']>, ParentType, ContextType>;
+  seriesCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type UsageSeriesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageSeries'] = ResolversParentTypes['UsageSeries']> = ResolversObject<{
   key?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['UsageSeriesKind'], ParentType, ContextType>;
   label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   points?: Resolver<Array<ResolversTypes['UsagePoint']>, ParentType, ContextType>;
   rejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;

@@ -7,6 +7,7 @@ import { forbiddenForVerifier } from '../auth/verifier-reads';
 import type { AppServices, Context } from '../context';
 import { ApiError, formattedError, fromDatabaseError, statusOf } from '../errors';
 import type { Metrics } from '../metrics';
+import { usagePointsOf } from '../modules/usage/cost';
 import { buildResolvers, loadTypeDefs } from '../schema';
 
 /** Masks what the client must not see (SQL, tables, stacks) and keeps the contract's codes. */
@@ -14,10 +15,10 @@ function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLF
   const original = (error as { originalError?: unknown })?.originalError ?? error;
   const mapped = fromDatabaseError(original);
   if (mapped instanceof ApiError) return formattedError(mapped, formatted);
-  const code = formatted.extensions?.code;
-  // errors from parsing, validation and variable coercion are safe to show
+  const { code, field } = formatted.extensions ?? {};
+  // errors from parsing, validation and variable coercion, and the request's limits, are safe to show
   if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') {
-    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code, ...(typeof field === 'string' ? { field } : {}) } };
   }
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
@@ -86,6 +87,28 @@ const verifierReads: ApolloServerPlugin<Context> = {
   },
 };
 
+/**
+ * A request's usage reports hold at most USAGE_MAX_POINTS points (series × buckets, times the
+ * lists they are under): more is refused before anything runs (src/modules/usage/cost.ts).
+ */
+function usagePointsLimit(maxPoints: number): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operation, request }) {
+          if (!operation) return;
+          const points = usagePointsOf(schema, document, operation, request.variables ?? {});
+          if (points === null || points <= maxPoints) return;
+          throw new GraphQLError(
+            `This request asks for usage reports of ${points} points (series × buckets); at most ${maxPoints}: ask for fewer series or keys, a shorter range or a larger granularity`,
+            { extensions: { code: 'BAD_USER_INPUT', field: 'usage', http: { status: 400 } } },
+          );
+        },
+      };
+    },
+  };
+}
+
 /** The GraphQL server: the schema, its limits, error masking and the plugins above. */
 export async function createApollo(services: AppServices, metrics: Metrics): Promise<ApolloServer<Context>> {
   const { config } = services;
@@ -113,7 +136,8 @@ export async function createApollo(services: AppServices, metrics: Metrics): Pro
     validationRules: armor.validationRules,
     // No @cacheControl hints and no HTTP caching of GraphQL: the default cache-control plugin only
     // wrapped every field resolver (a quarter of the CPU of a 50-key listing).
-    plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), verifierReads, observability(services, metrics)],
+    plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), verifierReads,
+      usagePointsLimit(config.usage.maxPoints), observability(services, metrics)],
   });
   await apollo.start();
   return apollo;

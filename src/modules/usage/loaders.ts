@@ -26,7 +26,7 @@ export function createUsageLoaders(db: Db) {
       const results = new Map<KeyUsageRequest, UsageSeries>();
       for (const group of groups.values()) {
         const { accountId, to, buckets, granularity } = group[0];
-        const rows = await usageByDimension(db, {
+        const { rows } = await usageByDimension(db, {
           accountId, from: buckets[0], to, apiKeyIds: group.map((r) => r.apiKeyId),
           channelIds: [], instanceIds: [], teamIds: [], developerIds: [], clouds: [],
         }, 'API_KEY', granularity);

@@ -12,7 +12,14 @@ export interface UsageDims {
 }
 
 export interface UsagePoint { start: Date; total: number; valid: number; rejected: number }
-export interface UsageSeries { key: string; label: string; total: number; valid: number; rejected: number; points: UsagePoint[] }
+export type UsageSeriesKind = 'VALUE' | 'OTHERS' | 'NO_TEAM' | 'UNKNOWN_KEY';
+export interface UsageSeries { key: string; kind: UsageSeriesKind; label: string; total: number; valid: number; rejected: number; points: UsagePoint[] }
+
+/** Keys the roll-ups give the verifications that are no value of the dimension (src/modules/usage/store.ts). */
+export const UNKNOWN_KEY = '';
+export const NO_TEAM = '(no team)';
+/** The key of the values a report leaves out, summed. */
+export const OTHERS = '(others)';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -42,7 +49,7 @@ export function bucketsBetween(from: Date, to: Date, g: UsageGranularity): Date[
 }
 
 /** Zero-filled series from rows of (bucket, valid, rejected). */
-export function toSeries(key: string, label: string, buckets: Date[], rows: { bucket: Date; valid: number; rejected: number }[]): UsageSeries {
+export function toSeries(key: string, label: string, buckets: Date[], rows: { bucket: Date; valid: number; rejected: number }[], kind: UsageSeriesKind = 'VALUE'): UsageSeries {
   const byStart = new Map(rows.map((r) => [r.bucket.getTime(), r]));
   let valid = 0;
   let rejected = 0;
@@ -54,5 +61,5 @@ export function toSeries(key: string, label: string, buckets: Date[], rows: { bu
     rejected += x;
     return { start, total: v + x, valid: v, rejected: x };
   });
-  return { key, label, total: valid + rejected, valid, rejected, points };
+  return { key, kind, label, total: valid + rejected, valid, rejected, points };
 }

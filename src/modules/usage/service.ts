@@ -9,7 +9,8 @@ import { channelNames } from '../channels/service';
 import { developerNames } from '../developers/service';
 import { instanceNames } from '../instances/service';
 import { teamNames } from '../teams/service';
-import { bucketStart, bucketsBetween, toSeries, type UsageSeries } from './model';
+import { bucketCount, DEFAULT_SERIES, MAX_SERIES, seriesBound } from './cost';
+import { bucketsBetween, NO_TEAM, OTHERS, toSeries, UNKNOWN_KEY, type UsageSeries } from './model';
 import { usageByDimension, type UsageQuery } from './store';
 
 /** Names of a dimension's values, from the module each belongs to (a cloud is its own name). */
@@ -22,7 +23,7 @@ async function labelsOf(db: Db, accountId: string, dimension: UsageDimension, id
   return names && ids.length ? names(db, accountId, ids) : new Map(ids.map((id) => [id, id]));
 }
 
-/** Most buckets one report may span (400 days of hours fit). */
+/** Most buckets one report may span (400 days of hours fit); the request's usage points bound them further. */
 const MAX_BUCKETS = 10_000;
 
 export interface UsageReport {
@@ -30,28 +31,44 @@ export interface UsageReport {
   granularity: UsageGranularity;
   total: number;
   series: UsageSeries[];
+  seriesCount: number;
 }
 
 /** Validates a range and returns its buckets. */
 export function bucketsOf(from: Date, to: Date, granularity: UsageGranularity, field: string): Date[] {
   if (!(from < to)) throw badInput(`${field}.to`, 'to must be later than from');
-  const hours = (to.getTime() - bucketStart(from, 'HOUR').getTime()) / 3_600_000;
-  if (granularity === 'HOUR' && hours > MAX_BUCKETS) throw badInput(`${field}.from`, `At most ${MAX_BUCKETS} buckets; use a larger granularity`);
-  if (hours > MAX_BUCKETS * 24 * 31) throw badInput(`${field}.from`, 'The range is too long');
-  const buckets = bucketsBetween(from, to, granularity);
-  if (buckets.length > MAX_BUCKETS) throw badInput(`${field}.from`, `At most ${MAX_BUCKETS} buckets; use a larger granularity`);
-  return buckets;
+  const count = bucketCount(from, to, granularity) as number;
+  if (count > MAX_BUCKETS) throw badInput(`${field}.from`, `At most ${MAX_BUCKETS} buckets; use a larger granularity`);
+  return bucketsBetween(from, to, granularity);
 }
 
-export function unattributedLabel(dimension: UsageDimension): string {
-  return dimension === 'TEAM' ? '(no team)' : '(unknown key)';
+/**
+ * Takes points from the request's usage points (src/modules/usage/cost.ts): the request was
+ * refused before it ran when it asked for more than it may, as far as its lists' sizes were
+ * known; a list longer than that meets this bound here, before the report does any work.
+ */
+export function spendUsagePoints(ctx: Context, points: number, field: string): void {
+  if (points > ctx.usagePoints.left) {
+    throw badInput(field, `The request's usage reports would hold more than ${ctx.app.config.usage.maxPoints} points (series × buckets); ask for fewer series, a shorter range or a larger granularity`);
+  }
+  ctx.usagePoints.left -= points;
 }
+
+/** The series that are no value of the dimension, in the order they follow the values: their keys in the roll-ups, and as shown. */
+const SPECIAL: Record<string, { kind: UsageSeries['kind']; key: string; label: string }> = {
+  [OTHERS]: { kind: 'OTHERS', key: 'others', label: '(others)' },
+  [NO_TEAM]: { kind: 'NO_TEAM', key: 'no-team', label: '(no team)' },
+  [UNKNOWN_KEY]: { kind: 'UNKNOWN_KEY', key: 'none', label: '(unknown key)' },
+};
 
 export async function usageReport(
-  ctx: Context, filter: UsageFilter, groupBy: UsageDimension, granularity: UsageGranularity,
+  ctx: Context, filter: UsageFilter, groupBy: UsageDimension, granularity: UsageGranularity, first: number | null | undefined,
 ): Promise<UsageReport> {
   const { accountId } = requireReader(ctx.principal);
+  const top = first ?? DEFAULT_SERIES;
+  if (!Number.isInteger(top) || top < 1 || top > MAX_SERIES) throw badInput('first', `first must be between 1 and ${MAX_SERIES}`);
   const buckets = bucketsOf(filter.from, filter.to, granularity, 'filter');
+  spendUsagePoints(ctx, seriesBound(groupBy, top) * buckets.length, 'first');
   const query: UsageQuery = {
     accountId,
     from: buckets[0],
@@ -63,23 +80,25 @@ export async function usageReport(
     apiKeyIds: idList('filter.apiKeyIds', filter.apiKeyIds),
     clouds: [...new Set(filter.clouds ?? [])],
   };
-  const rows = await usageByDimension(ctx.db, query, groupBy, granularity);
+  const { rows, values } = await usageByDimension(ctx.db, query, groupBy, granularity, top);
   const byKey = new Map<string, typeof rows>();
   for (const row of rows) {
     const list = byKey.get(row.key);
     if (list) list.push(row);
     else byKey.set(row.key, [row]);
   }
-  const ids = [...byKey.keys()].filter((k) => k !== '');
+  const ids = [...byKey.keys()].filter((key) => !SPECIAL[key]);
   const labels = await labelsOf(ctx.db, accountId, groupBy, ids);
-  const series = [...byKey.entries()]
-    .map(([key, list]) => key === ''
-      ? toSeries('none', unattributedLabel(groupBy), buckets, list)
-      : toSeries(key, labels.get(key) ?? key, buckets, list))
+  const series = ids.map((key) => toSeries(key, labels.get(key) ?? key, buckets, byKey.get(key) as typeof rows))
     .sort((a, b) => b.total - a.total || a.label.localeCompare(b.label));
+  // then the series that are no value: the values left out, keys in no team, unknown keys
+  for (const [key, { kind, key: shown, label }] of Object.entries(SPECIAL)) {
+    const list = byKey.get(key);
+    if (list) series.push(toSeries(shown, label, buckets, list, kind));
+  }
   const total = groupBy === 'TEAM'
     // a key in several teams shows in each series; the report's total counts each verification once
-    ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity)).reduce((n, r) => n + Number(r.valid) + Number(r.rejected), 0)
+    ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity)).rows.reduce((n, r) => n + r.valid + r.rejected, 0)
     : series.reduce((n, s) => n + s.total, 0);
-  return { groupBy, granularity, total, series };
+  return { groupBy, granularity, total, series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0) };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { qb, type Db } from '../../db/db';
 import type { UsageDimension, UsageGranularity } from '../../generated/graphql';
+import { NO_TEAM, OTHERS, UNKNOWN_KEY } from './model';
 
 export interface UsageQuery {
   accountId: string;
@@ -20,8 +21,8 @@ const DIMENSION_SQL: Record<UsageDimension, string> = {
   DEVELOPER: 'u.developer_id',
   API_KEY: 'u.api_key_id',
   CLOUD: 'u.cloud',
-  // a key in several teams counts in each; a key in none under ''
-  TEAM: `unnest(case when cardinality(u.team_ids) = 0 then array['']::text[] else u.team_ids end)`,
+  // a key in several teams counts in each; a key in none under '(no team)', an unknown key under ''
+  TEAM: `unnest(case when u.api_key_id = '' then array['${UNKNOWN_KEY}']::text[] when cardinality(u.team_ids) = 0 then array['${NO_TEAM}']::text[] else u.team_ids end)`,
 };
 
 const TRUNC: Record<UsageGranularity, string> = { HOUR: 'hour', DAY: 'day', WEEK: 'week', MONTH: 'month' };
@@ -48,13 +49,6 @@ function hourlyRows(q: UsageQuery, dimension: UsageDimension, granularity: Usage
   );
 }
 
-/** Sums (key, bucket, valid, rejected) rows per key and bucket. */
-function summed(db: Db, rows: Knex.QueryBuilder): Promise<UsageRow[]> {
-  return db.rows<UsageRow>(qb.from(rows.as('x'))
-    .select('key', 'bucket', qb.raw('sum(valid)::int as valid'), qb.raw('sum(rejected)::int as rejected'))
-    .groupBy('key', 'bucket'));
-}
-
 const DAY_MS = 86_400_000;
 
 /**
@@ -67,7 +61,8 @@ function fromDailyRollup(q: UsageQuery, dimension: UsageDimension, granularity: 
     && !q.instanceIds.length && !q.developerIds.length && !q.apiKeyIds.length && !q.teamIds.length;
 }
 
-async function usageFromDailyRollup(db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Promise<UsageRow[]> {
+/** The roll-ups as (key, bucket, valid, rejected) rows, not yet summed: daily and hourly ones. */
+function fromDailyAndHourly(q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Knex.QueryBuilder | null {
   const firstDay = new Date(Math.ceil(q.from.getTime() / DAY_MS) * DAY_MS);
   const endDay = new Date(Math.max(firstDay.getTime(), Math.floor(q.to.getTime() / DAY_MS) * DAY_MS));
   const column = dimension === 'CHANNEL' ? 'channel_id' : 'cloud';
@@ -92,18 +87,45 @@ async function usageFromDailyRollup(db: Db, q: UsageQuery, dimension: UsageDimen
     parts.push(daily().where('u.day', endDay).whereNotExists(later.clone()));
     parts.push(hourly(endDay, q.to).whereExists(later));
   }
-  if (parts.length === 0) return [];
+  if (parts.length === 0) return null;
   const [first, ...rest] = parts;
   if (rest.length) first.unionAll(rest, true);
-  return summed(db, first);
+  return first;
 }
 
-/** Counts per (dimension value, bucket), summed from the roll-ups in one statement. */
-export async function usageByDimension(db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Promise<UsageRow[]> {
-  if (fromDailyRollup(q, dimension, granularity)) return usageFromDailyRollup(db, q, dimension, granularity);
-  const rows = await summed(db, hourlyRows(q, dimension, granularity));
+/** Counts per (value, bucket): the busiest `top` values, the rest under {@link OTHERS}; `values`: how many there were. */
+export interface UsageRows { rows: UsageRow[]; values: number }
+
+/**
+ * Counts per (dimension value, bucket), summed from the roll-ups in one statement. With `top`,
+ * PostgreSQL keeps the busiest `top` values and sums the others' counts under {@link OTHERS},
+ * so the rows that come back are bounded by what the report shows, however many values there
+ * are. The series that are no value ({@link UNKNOWN_KEY}, {@link NO_TEAM}) are kept apart.
+ */
+export async function usageByDimension(
+  db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity, top: number | null = null,
+): Promise<UsageRows> {
+  const source = fromDailyRollup(q, dimension, granularity) ? fromDailyAndHourly(q, dimension, granularity) : hourlyRows(q, dimension, granularity);
+  if (source === null) return { rows: [], values: 0 };
+  const summed = qb.from(source.as('x'))
+    .select('key', 'bucket', qb.raw('sum(valid)::int as valid'), qb.raw('sum(rejected)::int as rejected'))
+    .groupBy('key', 'bucket');
   // a team filter keeps only the asked-for teams' series when grouping by team
-  return dimension === 'TEAM' && q.teamIds.length ? rows.filter((r) => q.teamIds.includes(r.key)) : rows;
+  if (dimension === 'TEAM' && q.teamIds.length) summed.whereRaw('key = any(?::text[])', [q.teamIds]);
+  if (top === null) {
+    const rows = await db.rows<UsageRow>(summed);
+    return { rows, values: new Set(rows.map((r) => r.key)).size };
+  }
+  const ranked = qb.from('s').whereRaw('key <> all(?::text[])', [[UNKNOWN_KEY, NO_TEAM]]).groupBy('key')
+    .select('key', qb.raw('row_number() over (order by sum(valid + rejected) desc, key) as rank'), qb.raw('count(*) over () as value_count'));
+  const rows = await db.rows<UsageRow & { value_count: number | null }>(qb.with('s', summed).with('ranked', ranked)
+    .from('s').leftJoin('ranked as r', 'r.key', 's.key')
+    .select(
+      qb.raw('case when r.rank > ? then ? else s.key end as key', [top, OTHERS]), 's.bucket',
+      qb.raw('sum(s.valid)::int as valid'), qb.raw('sum(s.rejected)::int as rejected'), qb.raw('max(r.value_count)::int as value_count'),
+    )
+    .groupByRaw('1, 2'));
+  return { rows, values: rows.reduce((n, r) => Math.max(n, r.value_count ?? 0), 0) };
 }
 
 export interface UsageBucketRow {
