@@ -4,7 +4,7 @@ import { UsageDocument, type UsageDimension, type UsageFilter, type UsageGranula
 import { CLOUDS } from '../filters';
 import { Resolver } from '../resolve';
 import { runtime } from '../runtime';
-import { collect, enumList, enumValue, shortTime, table, time } from '../util';
+import { collect, enumList, enumValue, positiveInt, shortTime, table, time } from '../util';
 
 const DIMENSIONS = ['CHANNEL', 'INSTANCE', 'TEAM', 'DEVELOPER', 'API_KEY', 'CLOUD'] as const satisfies readonly UsageDimension[];
 const GRANULARITIES = ['HOUR', 'DAY', 'WEEK', 'MONTH'] as const satisfies readonly UsageGranularity[];
@@ -22,8 +22,9 @@ export function usageCommand(): Command {
     .option('--key <id>', 'only this key ID (repeatable)', collect)
     .option('--cloud <cloud>', 'only this cloud (repeatable)', enumList(CLOUDS))
     .option('--points', 'also list every time bucket')
+    .option('--top <n>', 'series of the n busiest values, the rest summed as (others), 1-100', positiveInt(100), 10)
     .action(async (opts: {
-      by: UsageDimension; from?: string; to?: string; granularity: UsageGranularity; points?: boolean;
+      by: UsageDimension; from?: string; to?: string; granularity: UsageGranularity; points?: boolean; top: number;
       channel?: string[]; instance?: string[]; team?: string[]; developer?: string[]; key?: string[]; cloud?: UsageFilter['clouds'];
     }, cmd: Command) => {
       const rt = runtime(cmd);
@@ -37,7 +38,7 @@ export function usageCommand(): Command {
         resolver.all(opts.developer, (v) => resolver.developer(v)),
       ]);
       Object.assign(filter, { channelIds, instanceIds, teamIds, developerIds, apiKeyIds: opts.key, clouds: opts.cloud });
-      const { usage } = await rt.client.request(UsageDocument, { filter, groupBy: opts.by, granularity: opts.granularity });
+      const { usage } = await rt.client.request(UsageDocument, { filter, groupBy: opts.by, granularity: opts.granularity, first: opts.top });
       await rt.print({ from: filter.from, to: filter.to, ...usage }, () => {
         const head = `Usage by ${usage.groupBy.toLowerCase().replace('_', '-')}, ${shortTime(filter.from)} to ${shortTime(filter.to)}: ${usage.total} verification${usage.total === 1 ? '' : 's'}`;
         if (!usage.series.length) return head;
