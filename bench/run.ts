@@ -21,8 +21,8 @@ import { signToken } from '../src/auth/tokens';
 import { ensureDatabase } from '../scripts/seed/database';
 import { ensureBuilt } from './lib/build';
 import { bodyOf, clientOperations, docOperations, withArguments, withoutFields, type Operation } from './lib/documents';
-import { combine, runLoad, type LoadResult } from './lib/load';
-import { ensurePeerInstalled, peerOperationFor, peerOperations, peerVariables, peerVersion, startPeer } from './lib/peer';
+import { combine, runAutocannon, runLoad, type LoadResult } from './lib/load';
+import { ensurePeerInstalled, peerDocuments, peerOperationFor, peerVariables, peerVersion, startPeer } from './lib/peer';
 import { machine, renderTable, verdict, writeResults, type Row, type Target } from './lib/report';
 import { scopeSettings } from './lib/scope';
 import { SERVER_NODE_FLAGS, startBenchServer, type BenchServer } from './lib/server';
@@ -47,6 +47,7 @@ const P975_TARGET_MS = 50;
 interface Bench {
   server: BenchServer;
   peer: BenchServer | null;
+  /** The peer's documents (bench/peers/postgraphile/listing.graphql). */
   peerText: string;
   db: pg.Pool;
   url: string;
@@ -109,6 +110,28 @@ function pageOf(json: Json, field: string, id: string): Page {
   };
 }
 
+/**
+ * Waits until a server has finished the requests a run left behind (autocannon closes its
+ * connections at the end; what the server had queued still runs): its CPU time stops growing.
+ */
+async function settle(server: BenchServer): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let before = (await server.stats()).cpuMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = (await server.stats()).cpuMs;
+    if (now - before < 8) return;
+    before = now;
+  }
+}
+
+/** One load run, then the server settles. */
+async function loadOn(server: BenchServer, body: string, token: string, connections: number, seconds = ROUND_SECONDS): Promise<LoadResult> {
+  const r = await runLoad({ url: `${server.baseUrl}/graphql`, bodies: [body], headers: { authorization: `Bearer ${token}` }, connections, durationSeconds: seconds });
+  await settle(server);
+  return r;
+}
+
 /** The service's listing and the peer's, in alternating rounds at each connection count. */
 async function runListing(b: Bench, l: Listing): Promise<void> {
   if (ONLY && !ONLY.test(l.label)) return;
@@ -116,7 +139,7 @@ async function runListing(b: Bench, l: Listing): Promise<void> {
   const body = bodyOf(l.op, l.variables);
   const peerName = peerOperationFor(l.op);
   const peerBody = b.peer && peerName
-    ? JSON.stringify({ query: b.peerText, operationName: peerName, variables: l.peerVariables ?? peerVariables(l.variables, b.now) })
+    ? JSON.stringify({ query: b.peerText, operationName: peerName, variables: l.peerVariables ?? peerVariables(l.variables, b.now, b.account) })
     : null;
   // one answer of each, checked before the load: errors, and whether both list the same keys
   const notes: string[] = l.note ? [l.note] : [];
@@ -137,11 +160,10 @@ async function runListing(b: Bench, l: Listing): Promise<void> {
   for (const connections of CONNECTIONS) {
     const mineRuns: LoadResult[] = [];
     const peerRuns: LoadResult[] = [];
-    const headers = { authorization: `Bearer ${b.token}` };
     for (let round = 0; round < ROUNDS; round++) {
-      const runMine = async () => mineRuns.push(await runLoad({ url: `${b.server.baseUrl}/graphql`, bodies: [body], headers, connections, durationSeconds: ROUND_SECONDS }));
+      const runMine = async () => mineRuns.push(await loadOn(b.server, body, b.token, connections));
       const runPeer = async () => {
-        if (peerBody) peerRuns.push(await runLoad({ url: `${b.peer!.baseUrl}/graphql`, bodies: [peerBody], headers, connections, durationSeconds: ROUND_SECONDS }));
+        if (peerBody) peerRuns.push(await loadOn(b.peer!, peerBody, b.token, connections));
       };
       // whoever went second goes first next round: drift of the machine hits both
       if (round % 2 === 0) { await runMine(); await runPeer(); } else { await runPeer(); await runMine(); }
@@ -157,7 +179,7 @@ async function runListing(b: Bench, l: Listing): Promise<void> {
     };
     b.rows.push(row);
     console.log(`${l.label} @${connections}: qckeys ${Math.round(r.rps)} req/s p97.5 ${r.p975.toFixed(1)} ms`
-      + `${p ? `, PG5 ${Math.round(p.rps)} req/s p97.5 ${p.p975.toFixed(1)} ms, ${ratio?.toFixed(2)}×` : ''} — ${verdict(row)}`);
+      + `${p ? `, PG5 ${Math.round(p.rps)} req/s p97.5 ${p.p975.toFixed(1)} ms, ${ratio === null ? '-' : ratio.toFixed(2)}×` : ''} — ${verdict(row)}`);
   }
 }
 
@@ -317,7 +339,7 @@ async function pageScenario(b: Bench): Promise<void> {
     after = pageOf(mine, 'apiKeys', 'id').cursors.end;
     if (b.peer) {
       const theirs = await post(b.peer.baseUrl, b.token, JSON.stringify({
-        query: b.peerText, operationName: 'PeerApiKeysWithoutTotalCount', variables: peerVariables({ first: 100 }, b.now, { after: peerAfter }),
+        query: b.peerText, operationName: 'PeerApiKeysWithoutTotalCount', variables: peerVariables({ first: 100 }, b.now, b.account, { after: peerAfter }),
       }));
       peerAfter = pageOf(theirs, 'allApiKeys', 'rowId').cursors.end;
     }
@@ -325,11 +347,11 @@ async function pageScenario(b: Bench): Promise<void> {
   if (!after) throw new Error('the listing has fewer than 5,000 keys');
   await runListing(b, {
     group: 'page', label: 'deep page: ApiKeys first 50 after ~5,000 rows', op: op(b, 'ApiKeys'), variables: { first: 50, after },
-    peerVariables: peerVariables({ first: 50 }, b.now, { after: peerAfter }), targets: listingTargets,
+    peerVariables: peerVariables({ first: 50 }, b.now, b.account, { after: peerAfter }), targets: listingTargets,
   });
   await runListing(b, {
     group: 'page', label: 'paging back: ApiKeys last 50 before the row ~5,000', op: op(b, 'ApiKeys (paging back)'), variables: { last: 50, before: after },
-    peerVariables: peerVariables({ last: 50 }, b.now, { before: peerAfter }), targets: listingTargets,
+    peerVariables: peerVariables({ last: 50 }, b.now, b.account, { before: peerAfter }), targets: listingTargets,
     note: 'ApiKeys with $last/$before added (every field kept): no document of the client or the docs pages back',
   });
 }
@@ -345,7 +367,7 @@ async function lookupsScenario(b: Bench): Promise<void> {
   };
   const handled = new Set(['ApiKeys', 'Usage', ...Object.keys(variables)]);
   for (const o of b.ops.values()) {
-    if (o.kind !== 'query' || !o.source.startsWith('client/') || handled.has(o.name)) continue;
+    if (o.kind !== 'query' || !o.source.startsWith('client/') || handled.has(o.name) || !/^\w+$/.test(o.name)) continue;
     variables[o.name] = {}; // a query added later: run without variables, its errors show in the table
   }
   for (const [name, vars] of Object.entries(variables)) {
@@ -355,7 +377,7 @@ async function lookupsScenario(b: Bench): Promise<void> {
     const body = bodyOf(op(b, name), vars);
     const check = await post(b.server.baseUrl, b.token, body);
     for (const connections of CONNECTIONS) {
-      const r = await runLoad({ url: `${b.server.baseUrl}/graphql`, bodies: [body], headers: { authorization: `Bearer ${b.token}` }, connections, durationSeconds: ROUND_SECONDS });
+      const r = await loadOn(b.server, body, b.token, connections);
       b.rows.push({
         group: 'lookups', scenario: label, connections, qckeys: figures(r), peer: null, ratio: null, targets: [noFailures(r)],
         note: check.errors?.length ? `errors: ${JSON.stringify(check.errors).slice(0, 300)}` : undefined,
@@ -385,7 +407,7 @@ async function usageScenario(b: Bench): Promise<void> {
     for (const connections of CONNECTIONS) {
       const runs: LoadResult[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        runs.push(await runLoad({ url: `${b.server.baseUrl}/graphql`, bodies: [body], headers: { authorization: `Bearer ${b.token}` }, connections, durationSeconds: ROUND_SECONDS }));
+        runs.push(await loadOn(b.server, body, b.token, connections));
       }
       const r = combine(runs);
       b.rows.push({
@@ -482,8 +504,9 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
   const check = await fetch(verifyUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: bodies[0] });
   const answer = (await check.json()) as { code?: string };
   if (answer.code !== 'VALID') throw new Error(`the verification bench's key does not verify: ${JSON.stringify(answer)}`);
-  const verify = () => runLoad({ url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: DURATION, checkGraphqlErrors: false });
-  await runLoad({ url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: 1, checkGraphqlErrors: false });
+  const verify = () => runAutocannon({ url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: DURATION, checkGraphqlErrors: false });
+  await runAutocannon({ url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: 1, checkGraphqlErrors: false });
+  await settle(b.server);
   const unloaded = await verify();
   const listingConnections = Math.max(...CONNECTIONS);
   const listing = bodyOf(op(b, 'ApiKeys'), { first: 50 });
@@ -491,6 +514,7 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
     verify(),
     runLoad({ url: `${b.server.baseUrl}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${b.token}` }, connections: listingConnections, durationSeconds: DURATION }),
   ]);
+  await settle(b.server);
   const ratio = loaded.p99 / unloaded.p99;
   b.rows.push({
     group: 'verifyload', scenario: `verification POST /v1/keys/verify, unloaded (${VERIFY_CONNECTIONS} conns)`, connections: VERIFY_CONNECTIONS,
@@ -654,14 +678,14 @@ async function main(): Promise<void> {
         }
         const token = await signToken({ secret: JWT_SECRET, account, roles: ['admin'], subject: 'bench', ttl: '4h' });
         const b: Bench = {
-          server, peer, peerText: usePeer ? [...peerOperations().values()][0] : '', db, url, account, keys: top.rows[0].n, token, ops, ran, rows, now: new Date(),
+          server, peer, peerText: usePeer ? peerDocuments() : '', db, url, account, keys: top.rows[0].n, token, ops, ran, rows, now: new Date(),
         };
         // warm both servers (JIT, caches, connections) before anything is timed
         const warm = bodyOf(op(b, 'ApiKeys'), { first: 50 });
-        await runLoad({ url: `${server.baseUrl}/graphql`, bodies: [warm], headers: { authorization: `Bearer ${token}` }, connections: 16, durationSeconds: 2 });
+        await loadOn(server, warm, token, 16, 2);
         if (peer) {
-          const peerWarm = JSON.stringify({ query: b.peerText, operationName: 'PeerApiKeys', variables: peerVariables({ first: 50 }, b.now) });
-          await runLoad({ url: `${peer.baseUrl}/graphql`, bodies: [peerWarm], headers: { authorization: `Bearer ${token}` }, connections: 16, durationSeconds: 2 });
+          const peerWarm = JSON.stringify({ query: b.peerText, operationName: 'PeerApiKeys', variables: peerVariables({ first: 50 }, b.now, account) });
+          await loadOn(peer, peerWarm, token, 16, 2);
         }
         if (groups.has('list')) await listScenario(b);
         if (groups.has('search')) await searchScenario(b);

@@ -3,7 +3,7 @@
 import { spawnSync, fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'graphql';
+import { parse, print } from 'graphql';
 import type { ChildMessage } from '../server-child';
 import { type Operation } from './documents';
 import { scopeSettings } from './scope';
@@ -67,15 +67,10 @@ export async function startPeer(env: { DATABASE_URL: string; JWT_SECRET: string;
   };
 }
 
-/** The peer's documents (bench/peers/postgraphile/listing.graphql), each as one request's text. */
-export function peerOperations(): Map<string, string> {
+/** The peer's documents (bench/peers/postgraphile/listing.graphql), sent whole with an operationName. */
+export function peerDocuments(): string {
   const source = fs.readFileSync(path.join(PEER_DIR, 'listing.graphql'), 'utf8');
-  const doc = parse(source);
-  const out = new Map<string, string>();
-  for (const d of doc.definitions) {
-    if (d.kind === 'OperationDefinition' && d.name) out.set(d.name.value, source);
-  }
-  return out;
+  return print(parse(source));
 }
 
 interface ServiceFilter {
@@ -90,13 +85,17 @@ const ORDER: Record<ServiceOrder['field'], string> = {
 };
 
 /**
- * The peer's variables for a listing the service is asked with `variables`: the same keys (not
- * deleted, the filter's conditions; statuses at `now`, the instant the service's own answers were
- * checked against), the same order, the same page size. Cursors are the peer's own.
+ * The peer's variables for a listing the service is asked with `variables` by `account`: the same
+ * keys (the account's, not deleted, the filter's conditions; statuses at `now`), the same order,
+ * the same page size. Cursors are the peer's own. The account is named in the filter as the
+ * service's SQL names it: with row-level security alone PostgreSQL scans every account's keys
+ * (the policy's `or app.cross_account = 'on'` keeps it from the account's indexes).
  */
-export function peerVariables(variables: Record<string, unknown>, now: Date, cursors: { after?: string | null; before?: string | null } = {}): Record<string, unknown> {
+export function peerVariables(
+  variables: Record<string, unknown>, now: Date, account: string, cursors: { after?: string | null; before?: string | null } = {},
+): Record<string, unknown> {
   const f = (variables.filter ?? {}) as ServiceFilter;
-  const and: Record<string, unknown>[] = [{ deletedAt: { isNull: true } }];
+  const and: Record<string, unknown>[] = [{ accountId: { equalTo: account } }, { deletedAt: { isNull: true } }];
   if (f.search !== undefined) and.push({ name: { includesInsensitive: f.search } });
   if (f.teamIds) and.push({ apiKeyTeamsByApiKeyId: { some: { teamId: { in: f.teamIds } } } });
   if (f.withoutTeam !== undefined) and.push({ apiKeyTeamsByApiKeyIdExist: !f.withoutTeam });
@@ -115,7 +114,7 @@ export function peerVariables(variables: Record<string, unknown>, now: Date, cur
   if (f.expiresAfter !== undefined) and.push({ expiresAt: { greaterThanOrEqualTo: f.expiresAfter } });
   const order = (variables.orderBy as ServiceOrder | undefined) ?? { field: 'CREATED_AT', direction: 'DESC' };
   const out: Record<string, unknown> = {
-    filter: and.length === 1 ? and[0] : { and },
+    filter: { and },
     orderBy: [`${ORDER[order.field]}_${order.direction}`, `PRIMARY_KEY_${order.direction}`],
   };
   for (const k of ['first', 'last'] as const) if (variables[k] !== undefined) out[k] = variables[k];
