@@ -25,6 +25,7 @@ import { combine, runAutocannon, runLoad, type LoadResult } from './lib/load';
 import { ensurePeerInstalled, peerDocuments, peerOperationFor, peerVariables, peerVersion, startPeer } from './lib/peer';
 import { machine, renderTable, verdict, writeResults, type Row, type Target } from './lib/report';
 import { scopeSettings } from './lib/scope';
+import { pickTerms } from './lib/terms';
 import { SERVER_NODE_FLAGS, startBenchServer, type BenchServer } from './lib/server';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/qckeys_bench';
@@ -209,41 +210,6 @@ async function namesOf(b: Bench): Promise<string[]> {
   return rows.map((r) => r.n);
 }
 
-interface Term { kind: string; term: string; count: number }
-
-/**
- * Search terms of one length: one matching no name, one a few, one about 6 % and one most names.
- * Terms are substrings of the names (letters, digits and spaces only: no LIKE wildcards).
- */
-export function pickTerms(names: string[], length: number): Term[] {
-  const counts = new Map<string, number>();
-  for (const name of names) {
-    const seen = new Set<string>();
-    for (let i = 0; i + length <= name.length; i++) {
-      const s = name.slice(i, i + length);
-      if (/^[a-z0-9][a-z0-9 ]*$/.test(s) && !s.endsWith(' ')) seen.add(s);
-    }
-    for (const s of seen) counts.set(s, (counts.get(s) ?? 0) + 1);
-  }
-  const all = [...counts.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
-  if (!all.length) throw new Error(`no name has ${length} characters`);
-  const closest = (target: number, among = all) => among.reduce((best, e) => (Math.abs(e[1] - target) < Math.abs(best[1] - target) ? e : best));
-  let none = '';
-  for (const c of 'qzxjvkwyfgbpmh'.repeat(6)) {
-    const candidate = (none + c).slice(-length).padStart(length, 'q');
-    if (!counts.has(candidate) && !names.some((n) => n.includes(candidate))) { none = candidate; break; }
-    none += c;
-  }
-  if (none.length !== length) none = '#'.repeat(length);
-  const few = closest(5, all.filter((e) => e[1] <= 20).length ? all.filter((e) => e[1] <= 20) : all);
-  const six = closest(0.06 * names.length);
-  const most = all.reduce((best, e) => (e[1] > best[1] ? e : best));
-  return [
-    { kind: 'none', term: none, count: 0 }, { kind: 'a few', term: few[0], count: few[1] },
-    { kind: '~6 %', term: six[0], count: six[1] }, { kind: 'most', term: most[0], count: most[1] },
-  ];
-}
-
 async function searchScenario(b: Bench): Promise<void> {
   const names = await namesOf(b);
   for (const length of [1, 2, 3, 6]) {
@@ -258,7 +224,12 @@ async function searchScenario(b: Bench): Promise<void> {
   }
 }
 
-interface Picks { team: { id: string; n: number }; teams: string[]; developer: { id: string; n: number }; channel: { id: string; n: number }; instance: { id: string; n: number } }
+interface Picks {
+  team: { id: string; n: number }; teams: string[]; developer: { id: string; n: number }; channel: { id: string; n: number };
+  instance: { id: string; n: number };
+  /** The instance and channel of most of the median developer's keys, for the filters combined. */
+  ofDeveloper: { instance: string; channel: string };
+}
 
 /** Values of the filters, from the seeded data: a median team, developer and instance, the busiest channel. */
 async function picks(b: Bench): Promise<Picks> {
@@ -275,7 +246,9 @@ async function picks(b: Bench): Promise<Picks> {
   const channel = (await b.db.query<{ id: string; n: number }>(`select channel_id as id, count(*)::int as n from api_keys
     where account_id = $1 and deleted_at is null group by 1 order by 2 desc, 1 limit 1`, [b.account])).rows[0];
   const instance = await median(`select instance_id as id, count(*)::int as n from api_keys where account_id = $1 and deleted_at is null group by 1 order by 2 desc, 1`);
-  return { team, teams: teams.map((t) => t.id), developer, channel, instance };
+  const { rows: [ofDeveloper] } = await b.db.query<{ instance: string; channel: string }>(`select instance_id as instance, channel_id as channel
+    from api_keys where account_id = $1 and developer_id = $2 and deleted_at is null group by 1, 2 order by count(*) desc, 1, 2 limit 1`, [b.account, developer.id]);
+  return { team, teams: teams.map((t) => t.id), developer, channel, instance, ofDeveloper };
 }
 
 const day = 86_400_000;
@@ -304,7 +277,9 @@ async function filterScenario(b: Bench): Promise<void> {
     ['expiring within 30 days (expiresAfter now, expiresBefore now + 30 d)', { expiresAfter: now, expiresBefore: in30 }],
     ['one team + statuses ACTIVE', { teamIds: [p.team.id], statuses: ['ACTIVE'] }],
     ['search "ledger" + statuses ACTIVE + clouds SALESFORCE', { search: 'ledger', statuses: ['ACTIVE'], clouds: ['SALESFORCE'] }],
-    ['developer + channel + instance', { developerIds: [p.developer.id], channelIds: [p.channel.id], instanceIds: [p.instance.id] }],
+    ['developer + channel + instance (those of most of the developer\'s keys)', {
+      developerIds: [p.developer.id], channelIds: [p.ofDeveloper.channel], instanceIds: [p.ofDeveloper.instance],
+    }],
     ['withoutTeam: true + statuses ACTIVE + expiring within 30 days', { withoutTeam: true, statuses: ['ACTIVE'], expiresAfter: now, expiresBefore: in30 }],
     ['every filter at once (search "e", three teams, channel, SALESFORCE, ACTIVE, expiring after now)', {
       search: 'e', teamIds: p.teams, channelIds: [p.channel.id], clouds: ['SALESFORCE'], statuses: ['ACTIVE'], expiresAfter: now,
@@ -659,6 +634,9 @@ async function main(): Promise<void> {
   say(`machine: ${machine(version)}`);
   say(`database: ${url.replace(/\/\/[^@/]*@/, '//')}; ${DURATION} s of load per server, scenario and connection count, in ${ROUNDS} alternating rounds; connections ${CONNECTIONS.join(', ')}`);
   let account = '';
+  // the servers' output (errors under load, such as a full connection pool) goes to files
+  const logs = { qckeys: path.join(RESULTS, 'qckeys-server.log'), peer: path.join(RESULTS, 'postgraphile-server.log') };
+  for (const file of Object.values(logs)) fs.rmSync(file, { force: true });
   try {
     if (needsData) {
       const top = await db.query<{ account_id: string; n: number }>(
@@ -669,11 +647,14 @@ async function main(): Promise<void> {
       const totals = (await db.query<{ keys: number; accounts: number }>('select count(*)::int as keys, count(distinct account_id)::int as accounts from api_keys')).rows[0];
       say(`data: ${fmt(totals.keys)} keys in ${fmt(totals.accounts)} accounts; busiest account ${account} with ${fmt(top.rows[0].n)} listed keys`);
       // as deployed: NODE_ENV=production (graphql-js skips its development-time checks), request logs off
-      const server = await startBenchServer({ DATABASE_URL: url, JWT_SECRET, MIGRATE_ON_START: 'true', NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+      fs.mkdirSync(RESULTS, { recursive: true });
+      const server = await startBenchServer(
+        { DATABASE_URL: url, JWT_SECRET, MIGRATE_ON_START: 'true', NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }, [], logs.qckeys,
+      );
       let peer: BenchServer | null = null;
       try {
         if (usePeer) {
-          peer = await startPeer({ DATABASE_URL: url, JWT_SECRET, DB_POOL_MAX: process.env.DB_POOL_MAX ?? '10' });
+          peer = await startPeer({ DATABASE_URL: url, JWT_SECRET, DB_POOL_MAX: process.env.DB_POOL_MAX ?? '10' }, logs.peer);
           say(`peer: ${peerVersion()} (bench/peers/postgraphile), connected as the database's owner, per request ${JSON.stringify(scopeSettings())}`);
         }
         const token = await signToken({ secret: JWT_SECRET, account, roles: ['admin'], subject: 'bench', ttl: '4h' });
@@ -715,7 +696,11 @@ async function main(): Promise<void> {
   if (groups.has('verify')) await verifyScenario({ url, rows });
   if (groups.has('startup')) await startupScenario({ rows });
   const notRun = [...ops.values()].filter((o) => !ran.has(o.name) && !o.name.includes('without totalCount') && !o.name.includes('paging back'));
-  if (needsData && !ONLY && notRun.length) say(`operations not run: ${notRun.map((o) => `${o.name} (${o.source})`).join(', ')}`);
+  if (groups.size === GROUPS.length && !ONLY && notRun.length) say(`operations not run: ${notRun.map((o) => `${o.name} (${o.source})`).join(', ')}`);
+  for (const [name, file] of Object.entries(logs)) {
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l && !/^\s+at /.test(l)).length : 0;
+    if (lines) say(`${name} printed ${fmt(lines)} lines of errors and warnings: ${path.relative(ROOT, file)}`);
+  }
   console.log(`\n${renderTable(rows)}\n`);
   const file = writeResults(RESULTS, {
     title: `qckeys benchmarks, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`, header, rows,

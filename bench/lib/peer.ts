@@ -24,8 +24,12 @@ export function peerVersion(): string {
   return `postgraphile ${read('postgraphile')}, postgraphile-plugin-connection-filter ${read('postgraphile-plugin-connection-filter')}`;
 }
 
-/** Starts the peer on 127.0.0.1 on a random port, as the database's owner with the service's scope per request. */
-export async function startPeer(env: { DATABASE_URL: string; JWT_SECRET: string; DB_POOL_MAX?: string }): Promise<BenchServer> {
+/**
+ * Starts the peer on 127.0.0.1 on a random port, as the database's owner with the service's scope
+ * per request; its errors go to `logFile` when given.
+ */
+export async function startPeer(env: { DATABASE_URL: string; JWT_SECRET: string; DB_POOL_MAX?: string }, logFile?: string): Promise<BenchServer> {
+  const err = logFile ? fs.openSync(logFile, 'a') : 'inherit';
   const child = fork(path.join(PEER_DIR, 'server.mjs'), [], {
     cwd: PEER_DIR,
     execArgv: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
@@ -33,8 +37,9 @@ export async function startPeer(env: { DATABASE_URL: string; JWT_SECRET: string;
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0',
       PEER_PG_SETTINGS: JSON.stringify(scopeSettings()), ...env,
     },
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    stdio: ['ignore', 'pipe', err, 'ipc'],
   });
+  if (typeof err === 'number') child.once('exit', () => fs.closeSync(err));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the peer did not start within 120 s:\n${out}`)); }, 120_000);

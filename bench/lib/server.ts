@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildMessage, ChildStats } from '../server-child';
 
@@ -15,14 +16,17 @@ export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
 
 /**
  * Starts the service in a child process on 127.0.0.1 with a random port (`nodeArgs`, e.g.
- * `--cpu-prof`, go to its node; BENCH_SERVER_NODE_ARGS adds more).
+ * `--cpu-prof`, go to its node; BENCH_SERVER_NODE_ARGS adds more). `logFile`: where its output
+ * goes (this process's own by default).
  */
-export async function startBenchServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchServer> {
+export async function startBenchServer(env: Record<string, string>, nodeArgs: string[] = [], logFile?: string): Promise<BenchServer> {
+  const out = logFile ? fs.openSync(logFile, 'a') : 'inherit';
   const child: ChildProcess = fork(path.join(__dirname, '..', 'server-child.ts'), [], {
     execArgv: ['--import', 'tsx', ...SERVER_NODE_FLAGS, ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', out, out, 'ipc'],
   });
+  if (typeof out === 'number') child.once('exit', () => fs.closeSync(out));
   const waiters: { resolve: (m: ChildMessage) => void; reject: (e: Error) => void }[] = [];
   child.on('message', (m: ChildMessage) => waiters.shift()?.resolve(m));
   child.once('exit', (code) => { for (const w of waiters.splice(0)) w.reject(new Error(`bench server exited (${code})`)); });
