@@ -4,7 +4,7 @@
 // npm run bench [-- GROUP…]   groups: list search filter sort page lookups usage bulk verifyload verify startup (all by default)
 // Environment:
 //   BENCH_DATABASE_URL or DATABASE_URL  the seeded database (default postgres://postgres@127.0.0.1:5432/qckeys_bench)
-//   BENCH_DURATION    seconds of load per server, scenario and connection count (4), split into
+//   BENCH_DURATION    seconds of load per server, scenario and connection count (6), split into
 //   BENCH_ROUNDS      alternating rounds of the service and the peer (2)
 //   BENCH_CONNECTIONS connection counts, comma-separated (16,64)
 //   BENCH_ONLY        a regular expression: only the scenarios whose label matches
@@ -35,7 +35,7 @@ type Group = (typeof GROUPS)[number];
 const LISTING_GROUPS: Group[] = ['list', 'search', 'filter', 'sort', 'page'];
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
-const DURATION = env('BENCH_DURATION', 4);
+const DURATION = env('BENCH_DURATION', 6);
 const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 2));
 const ROUND_SECONDS = Math.max(1, Math.round(DURATION / ROUNDS));
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '16,64').split(',').map(Number).filter((n) => n > 0);
