@@ -696,7 +696,11 @@ async function main(): Promise<void> {
   if (groups.has('verify')) await verifyScenario({ url, rows });
   if (groups.has('startup')) await startupScenario({ rows });
   const notRun = [...ops.values()].filter((o) => !ran.has(o.name) && !o.name.includes('without totalCount') && !o.name.includes('paging back'));
-  if (groups.size === GROUPS.length && !ONLY && notRun.length) say(`operations not run: ${notRun.map((o) => `${o.name} (${o.source})`).join(', ')}`);
+  if (groups.size === GROUPS.length && !ONLY && notRun.length) {
+    say(`operations not run (single-key changes, outside this benchmark): ${notRun.map((o) => `${o.name} (${o.source})`).join(', ')}`);
+  }
+  const [one, five] = os.loadavg();
+  say(`load average at the end: ${one.toFixed(1)} / ${five.toFixed(1)} (1 / 5 min)`);
   for (const [name, file] of Object.entries(logs)) {
     const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l && !/^\s+at /.test(l)).length : 0;
     if (lines) say(`${name} printed ${fmt(lines)} lines of errors and warnings: ${path.relative(ROOT, file)}`);
