@@ -633,6 +633,7 @@ async function main(): Promise<void> {
   const say = (line: string) => { header.push(line); console.log(line); };
   say(`machine: ${machine(version)}`);
   say(`database: ${url.replace(/\/\/[^@/]*@/, '//')}; ${DURATION} s of load per server, scenario and connection count, in ${ROUNDS} alternating rounds; connections ${CONNECTIONS.join(', ')}`);
+  say('req/s and latencies count successful answers (2xx without GraphQL errors); refusals and errors are counted in non-2xx');
   let account = '';
   // the servers' output (errors under load, such as a full connection pool) goes to files
   const logs = { qckeys: path.join(RESULTS, 'qckeys-server.log'), peer: path.join(RESULTS, 'postgraphile-server.log') };

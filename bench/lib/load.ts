@@ -1,7 +1,9 @@
 import http from 'node:http';
 import autocannon from 'autocannon';
 
+/** Rate and percentiles count the answers that succeeded (2xx without GraphQL errors) only. */
 export interface LoadResult {
+  /** Answers that succeeded. */
   requests: number;
   rps: number;
   p50: number;
@@ -14,7 +16,7 @@ export interface LoadResult {
   non2xx: number;
   /** 2xx answers whose body carried GraphQL errors. */
   graphqlErrors: number;
-  /** Every answer's latency in ms, sorted. */
+  /** Every successful answer's latency in ms, sorted. */
   latencies: Float64Array;
   seconds: number;
 }
@@ -41,7 +43,8 @@ export interface LoadOptions {
  * A closed loop of `connections` keep-alive connections, each sending its next request when the
  * last is answered, for `durationSeconds`; the requests under way then are still answered and
  * counted (autocannon drops them, which undercounts runs whose answers take a good part of a
- * second, as listings at 64 connections do). Rate: answers over the time to the last answer.
+ * second, as listings at 64 connections do). Rate: successful answers over the time to the last
+ * answer; a refusal (such as a 503 when the server sheds load) is counted apart, not as served.
  * Bodies are checked: a GraphQL error counts apart from a non-2xx status.
  */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
@@ -66,10 +69,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         last = performance.now();
-        latencies.push(last - t);
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) non2xx++;
         else if (check && Buffer.concat(chunks).includes('"errors"')) graphqlErrors++;
+        else latencies.push(last - t);
         resolve();
       });
       res.on('error', () => { errors++; resolve(); });
@@ -121,9 +124,9 @@ export async function runAutocannon(opts: LoadOptions): Promise<LoadResult> {
       } : {}),
     })),
   }, (err, result) => (err ? fail(err) : finish(result)));
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+  instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
     last = performance.now();
-    latencies.push(responseTime);
+    if (status >= 200 && status < 300) latencies.push(responseTime);
   });
   const result = await done;
   // autocannon notices the end on its one-second tick: the run lasted until its last answer
