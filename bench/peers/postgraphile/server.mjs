@@ -1,7 +1,7 @@
 // PostGraphile 5 over the service's tables, the peer of the listing benchmarks (bench/run.ts).
 // It connects as the database's owner (DATABASE_URL) and runs every request's statements with the
 // settings the service's transactions set (PEER_PG_SETTINGS, made by bench/lib/scope.ts from
-// src/db/scope.ts), so the same row-level security applies. The account comes from the same
+// src/db/tenant.ts), so the same row-level security applies. The account comes from the same
 // HS256 bearer token the service accepts (JWT_SECRET), verified on every request.
 //
 // Environment: DATABASE_URL, JWT_SECRET, PEER_PG_SETTINGS ({"name": "value", …}, where
