@@ -5,6 +5,7 @@ import type { Database } from './db/database';
 import type { RequestTransaction } from './db/request';
 import { ALL_ACCOUNTS, type Tenant } from './db/tenant';
 import type { Clock } from './lib/clock';
+import type { KeyCounts } from './modules/api-keys/counts';
 import type { KeyChanges } from './modules/api-keys/events';
 import { createApiKeyLoaders } from './modules/api-keys/loaders';
 import { createChannelLoaders } from './modules/channels/loaders';
@@ -27,6 +28,8 @@ export interface AppServices {
   idempotency: IdempotencyGuard;
   /** The keys this service's mutations changed, for its verification cache. */
   keyChanges: KeyChanges;
+  /** Key counts kept by (account, filter), good while the account's count stamp stays. */
+  keyCounts: KeyCounts;
 }
 
 export function createLoaders(db: RequestTransaction, tenant: Tenant, clock: Clock) {

@@ -8,6 +8,7 @@ import { createDatabase, migrateLatest, type Database } from './db/database';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { systemClock, type Clock } from './lib/clock';
+import { KeyCounts } from './modules/api-keys/counts';
 import { KeyChanges } from './modules/api-keys/events';
 import { IdempotencyCrypto, idempotencySecret } from './modules/idempotency/crypto';
 import { IdempotencyGuard } from './modules/idempotency/guard';
@@ -81,7 +82,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     logger,
     onResult: (result) => metrics.idempotency.inc({ result }),
   });
-  const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges };
+  const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges, keyCounts: new KeyCounts() };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
   const listen = (server: http.Server, port: number) => new Promise<void>((resolve, reject) => {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { loadConfig } from '../../src/config';
 import { signToken } from '../../src/auth/tokens';
 import type { Role } from '../../src/auth/principal';
+import type { Clock } from '../../src/lib/clock';
 import { startService, type RunningService } from '../../src/service';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -32,8 +33,8 @@ export interface TestServer {
  * Starts the real service (HTTP server, database, verifier, usage buffer) on a random port with a
  * database of its own. `env` overrides configuration variables.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const database = await createTestDatabase();
+export async function startTestServer(env: Record<string, string> = {}, options: { clock?: Clock; database?: TestDatabase } = {}): Promise<TestServer> {
+  const database = options.database ?? await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -48,7 +49,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DATA_DIR: '/tmp/qckeys-test-data',
     ...env,
   });
-  const service = await startService(config);
+  const service = await startService(config, { clock: options.clock });
   const baseUrl = service.url.replace(/\/graphql$/, '').replace('localhost', '127.0.0.1');
 
   const server: TestServer = {
@@ -82,7 +83,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
     async stop() {
       await service.stop();
-      await database.drop();
+      // a database given by the caller is the caller's to drop
+      if (!options.database) await database.drop();
     },
   };
   return server;

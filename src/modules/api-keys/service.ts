@@ -18,6 +18,7 @@ import type { TeamRecord } from '../teams/model';
 import { resolveTeams } from '../teams/service';
 import { notifyKeysChanged, recordEvents } from './events';
 import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, toKeyOrder } from './input';
+import { KeyCounts } from './counts';
 import { change, event, recordTeamChanges, revokeKeys, teamNames } from './keys';
 import { DEFAULT_LIFETIME_SECONDS, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
 import { digestOf, generateSecret, hintOf } from './secrets';
@@ -48,7 +49,22 @@ export async function apiKeys(
   const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now);
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
   if (relations) await primeRelations(ctx, accountId, rows, relations);
-  return toConnection(rows, page, store.cursorOfKey(order), () => store.countKeys(ctx.db, accountId, filter, now));
+  return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, accountId, filter, now));
+}
+
+/**
+ * `totalCount`, exact: a count kept by the service is used while the account's count stamp, read
+ * in the request's transaction, has not moved (src/modules/api-keys/counts.ts); otherwise the
+ * keys are counted, with the stamp and the next expiry in the same statement.
+ */
+async function countKeys(ctx: Context, accountId: string, filter: store.KeyFilter, now: Date): Promise<number> {
+  const key = KeyCounts.keyOf(accountId, filter);
+  const counts = ctx.app.keyCounts;
+  const kept = counts.get(key, await store.countStamp(ctx.db, accountId), now.getTime());
+  if (kept !== undefined) return kept;
+  const { n, stamp, nextExpiry } = await store.countKeys(ctx.db, accountId, filter, now);
+  counts.set(key, n, stamp, store.countChangesWithTime(filter) && nextExpiry ? nextExpiry.getTime() : Infinity);
+  return n;
 }
 
 /** Loads what the page's keys show of their developer, instance, channel and teams in one statement. */

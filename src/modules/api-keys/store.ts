@@ -149,9 +149,39 @@ export async function pageKeys(
   return found.length === rows ? found : matched();
 }
 
-export async function countKeys(db: Db, accountId: string, f: KeyFilter, now: Date): Promise<number> {
-  const row = await db.first<{ n: number }>(matching(accountId, f, now).count({ n: '*' }));
-  return Number(row?.n ?? 0);
+/** A count of the keys matching a filter, the account's count stamp it goes with, and when the next active key expires. */
+export interface KeyCount { n: number; stamp: number; nextExpiry: Date | null }
+
+/** Whether a filter's count changes with time alone (keys expire): status ACTIVE without EXPIRED, or the other way round. */
+export const countChangesWithTime = (f: KeyFilter): boolean => f.statuses.includes('ACTIVE') !== f.statuses.includes('EXPIRED');
+
+/** The account's count stamp (migrations/20261201000020_key_count_stamps.ts): it moves with every change a count could see. */
+export async function countStamp(db: Db, accountId: string): Promise<number> {
+  const row = await db.first<{ stamp: number }>(prepared('select coalesce((select stamp from api_key_count_stamps where account_id = $1), 0) as stamp', [accountId]));
+  return row?.stamp ?? 0;
+}
+
+/**
+ * The count of a filter's keys, with the stamp and the next expiry read in the same statement. A
+ * search and nothing else is counted from the names alone (no keys' rows to read).
+ */
+export async function countKeys(db: Db, accountId: string, f: KeyFilter, now: Date): Promise<KeyCount> {
+  const searchOnly = f.search !== null && matchesEveryKey({ ...f, search: null });
+  const counted = searchOnly
+    ? qb.raw('select count(*) from api_key_ids_named_like(?, ?)', [accountId, likePattern(f.search as string)])
+    : matching(accountId, f, now).count();
+  const row = await db.first<{ n: number; stamp: number; next_expiry: Date | null }>(qb.select(
+    qb.raw('(?)::int as n', [counted]),
+    qb.raw('coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp', [accountId]),
+    qb.raw(`(select min(expires_at) from api_keys where account_id = ? and deleted_at is null and revoked_at is null and expires_at > ?) as next_expiry`, [accountId, now]),
+  ));
+  return { n: row?.n ?? 0, stamp: row?.stamp ?? 0, nextExpiry: row?.next_expiry ?? null };
+}
+
+/** True when a filter matches every live key of the account. */
+function matchesEveryKey(f: KeyFilter): boolean {
+  return f.search === null && !f.teamIds.length && f.withoutTeam === null && !f.developerIds.length && !f.channelIds.length
+    && !f.instanceIds.length && !f.clouds.length && (f.statuses.length === 0 || f.statuses.length === 3) && !f.expiresBefore && !f.expiresAfter;
 }
 
 /** Related objects of a page of keys, as the loaders would have fetched them one by one. */
