@@ -114,6 +114,8 @@ export function fromDatabaseError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   if (code === '23505') return conflict('An object with that name already exists');
   if (code === '40001' || code === '40P01') return conflict('A concurrent change interfered; retry');
+  // a statement cut by statement_timeout: the database is too busy for it now
+  if (code === '57014') return new ApiError('SERVICE_UNAVAILABLE', 'The database took too long to answer; try again shortly', { retryAfterSeconds: 1 });
   // text PostgreSQL cannot store (a NUL byte) reaches it only through input
   if (code === '22021' || code === '22P05') return badInput('input', 'Text must not contain NUL or unencodable characters');
   return err;

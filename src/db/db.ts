@@ -36,10 +36,12 @@ export function prepared(text: string, values: readonly unknown[]): Statement {
   return { text, values, name: `qk_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` };
 }
 
-/** A data-changing statement inside a mutation's transaction may ask for work once the mutation succeeded. */
+/** A mutation's transaction: statements, and work for once the mutation succeeded and once it is committed. */
 export interface MutationDb extends Db {
   /** Runs `callback` once the mutation's work is done and kept (in this process, before its answer is sent). */
   afterSuccess(callback: () => void): void;
+  /** Waits for `wait` once the transaction has committed, before the request's answer is sent. */
+  afterCommit(wait: () => Promise<unknown>): void;
 }
 
 /** Names of an account's rows by ID, from a table with `id`, `account_id` and `name`. */

@@ -10,24 +10,34 @@ export function dbOver(run: (statement: Statement) => Promise<Result<unknown>>):
   };
 }
 
-/** A mutation's {@link MutationDb}: statements through `run`, callbacks kept for its success. */
-function mutationDb(run: (statement: Statement) => Promise<Result<unknown>>, callbacks: (() => void)[]): MutationDb {
-  return { ...dbOver(run), afterSuccess: (callback) => { callbacks.push(callback); } };
+/** What a mutation asked to run once it succeeded, and to wait for once it is committed. */
+interface Afterwards { success: (() => void)[]; commit: (() => Promise<unknown>)[] }
+
+const afterwards = (): Afterwards => ({ success: [], commit: [] });
+
+/** A mutation's {@link MutationDb}: statements through `run`, its afterwards kept. */
+function mutationDb(run: (statement: Statement) => Promise<Result<unknown>>, after: Afterwards): MutationDb {
+  return {
+    ...dbOver(run),
+    afterSuccess: (callback) => { after.success.push(callback); },
+    afterCommit: (wait) => { after.commit.push(wait); },
+  };
 }
 
 /** Runs `work` in a transaction of its own: committed when it succeeds, rolled back when it fails. */
 export async function inOwnTransaction<T>(driver: Driver, setup: string, work: (db: MutationDb) => Promise<T>): Promise<T> {
   const tx = await driver.begin(setup);
-  const callbacks: (() => void)[] = [];
+  const after = afterwards();
   let result: T;
   try {
-    result = await work(mutationDb((s) => tx.query(s), callbacks));
+    result = await work(mutationDb((s) => tx.query(s), after));
   } catch (err) {
     await tx.rollback().catch(() => undefined);
     throw err;
   }
   if (!(await tx.commit())) throw new Error('The transaction was rolled back');
-  for (const callback of callbacks) callback();
+  for (const callback of after.success) callback();
+  await Promise.all(after.commit.map((wait) => wait()));
   return result;
 }
 
@@ -52,6 +62,8 @@ export class RequestTransaction implements Db {
   private savepoints = 0;
   /** Mutations run one at a time (GraphQL runs them in order anyway). */
   private mutations: Promise<unknown> = Promise.resolve();
+  /** What the request's mutations wait for once the transaction has committed. */
+  private afterCommit: (() => Promise<unknown>)[] = [];
   private statements: Promise<unknown> = Promise.resolve();
   private readonly db: Db;
 
@@ -100,19 +112,20 @@ export class RequestTransaction implements Db {
 
   private async inSavepoint<T>(work: (db: MutationDb) => Promise<T>): Promise<T> {
     const name = `qk_mutation_${++this.savepoints}`;
-    const callbacks: (() => void)[] = [];
+    const after = afterwards();
     const inside = (s: Statement) => this.run(s, true);
     await inside({ text: `savepoint ${name}` });
     let result: T;
     try {
-      result = await work(mutationDb(inside, callbacks));
+      result = await work(mutationDb(inside, after));
       await inside({ text: `release savepoint ${name}` });
     } catch (err) {
       // undoes the work and clears the aborted state; when even that fails, the transaction is lost
       await this.run({ text: `rollback to savepoint ${name}` }, false).catch(() => undefined);
       throw err;
     }
-    for (const callback of callbacks) callback();
+    for (const callback of after.success) callback();
+    this.afterCommit.push(...after.commit);
     return result;
   }
 
@@ -138,6 +151,7 @@ export class RequestTransaction implements Db {
         return this.wrote ? (this.failure ?? new Error('The request failed')) : null;
       }
       const kept = await tx.commit();
+      if (kept) await Promise.all(this.afterCommit.map((wait) => wait()));
       return kept || !this.wrote ? null : new Error('The transaction was rolled back');
     } catch (err) {
       return this.wrote ? err : null;

@@ -346,6 +346,25 @@ export type DeleteApiKeyPayload = {
   deletedApiKeyId: Scalars['ID']['output'];
 };
 
+/** Input of `deleteApiKeys`: exactly one of `apiKeyIds` and `filter`. */
+export type DeleteApiKeysInput = {
+  /** The selected keys, at most 10,000; an ID that is not the account's live key is NOT_FOUND and nothing is written. */
+  apiKeyIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** With `filter`: keys it matches that are left as they are ("all matching but these"), at most 10,000. */
+  exceptIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Every key matching this filter, at most 10,000 (more: BAD_USER_INPUT, nothing written). */
+  filter?: InputMaybe<ApiKeyFilter>;
+};
+
+/** Result of `deleteApiKeys`. */
+export type DeleteApiKeysPayload = {
+  __typename?: 'DeleteApiKeysPayload';
+  /** IDs of the keys deleted, at most 100 (see `deletedCount`). */
+  deletedApiKeyIds: Array<Scalars['ID']['output']>;
+  /** Keys deleted by this call. */
+  deletedCount: Scalars['Int']['output'];
+};
+
 /** Input of `deleteTeam`. */
 export type DeleteTeamInput = {
   /** The team to delete. */
@@ -442,6 +461,8 @@ export type Mutation = {
   deactivateDeveloper: DeactivateDeveloperPayload;
   /** Deletes a key: gone from listings, never verifies again; its history and usage stay. */
   deleteApiKey: DeleteApiKeyPayload;
+  /** Deletes many keys at once, in one transaction, with one DELETED event per key; history and usage stay. */
+  deleteApiKeys: DeleteApiKeysPayload;
   /** Deletes a team and detaches it from its keys (each changed key gets a `TEAMS_CHANGED` event). */
   deleteTeam: DeleteTeamPayload;
   /** Records that a developer worked in an instance, creating the developer when the name is new. Reactivates nobody. */
@@ -452,6 +473,8 @@ export type Mutation = {
   renewApiKey: RenewApiKeyPayload;
   /** Revokes a key for good; revoking a revoked key returns it unchanged. */
   revokeApiKey: RevokeApiKeyPayload;
+  /** Revokes many keys at once, in one transaction, with one REVOKED event per key; no revoked key verifies once the answer has left. */
+  revokeApiKeys: RevokeApiKeysPayload;
   /** Edits a key. */
   updateApiKey: UpdateApiKeyPayload;
   /** Adds and removes teams on many keys at once, in one transaction. */
@@ -500,6 +523,12 @@ export type MutationDeleteApiKeyArgs = {
 
 
 /** Write operations. Each mutation runs in one transaction: a failed mutation writes nothing. */
+export type MutationDeleteApiKeysArgs = {
+  input: DeleteApiKeysInput;
+};
+
+
+/** Write operations. Each mutation runs in one transaction: a failed mutation writes nothing. */
 export type MutationDeleteTeamArgs = {
   input: DeleteTeamInput;
 };
@@ -526,6 +555,12 @@ export type MutationRenewApiKeyArgs = {
 /** Write operations. Each mutation runs in one transaction: a failed mutation writes nothing. */
 export type MutationRevokeApiKeyArgs = {
   input: RevokeApiKeyInput;
+};
+
+
+/** Write operations. Each mutation runs in one transaction: a failed mutation writes nothing. */
+export type MutationRevokeApiKeysArgs = {
+  input: RevokeApiKeysInput;
 };
 
 
@@ -730,6 +765,29 @@ export type RevokeApiKeyPayload = {
   apiKey: ApiKey;
 };
 
+/** Input of `revokeApiKeys`: exactly one of `apiKeyIds` and `filter`. */
+export type RevokeApiKeysInput = {
+  /** The selected keys, at most 10,000; an ID that is not the account's live key is NOT_FOUND and nothing is written. */
+  apiKeyIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** With `filter`: keys it matches that are left as they are ("all matching but these"), at most 10,000. */
+  exceptIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Every key matching this filter, at most 10,000 (more: BAD_USER_INPUT, nothing written). */
+  filter?: InputMaybe<ApiKeyFilter>;
+  /** Why, up to 500 characters; kept in each key's history. */
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of `revokeApiKeys`. */
+export type RevokeApiKeysPayload = {
+  __typename?: 'RevokeApiKeysPayload';
+  /** Selected keys that were revoked already: left as they were, their reason kept. */
+  alreadyRevokedCount: Scalars['Int']['output'];
+  /** The keys revoked by this call, at most 100 (see `revokedCount`). */
+  apiKeys: Array<ApiKey>;
+  /** Keys revoked by this call. */
+  revokedCount: Scalars['Int']['output'];
+};
+
 /** A team of the customer's organisation; keys are grouped by teams for filtering and usage. */
 export type Team = Node & {
   __typename?: 'Team';
@@ -794,9 +852,11 @@ export type UpdateApiKeyTeamsInput = {
   addNewTeamNames?: InputMaybe<Array<Scalars['String']['input']>>;
   /** Teams to add. */
   addTeamIds?: InputMaybe<Array<Scalars['ID']['input']>>;
-  /** The selected keys. */
+  /** The selected keys, at most 10,000. */
   apiKeyIds?: InputMaybe<Array<Scalars['ID']['input']>>;
-  /** Every key matching this filter. */
+  /** With `filter`: keys it matches that are left as they are ("all matching but these"), at most 10,000. */
+  exceptIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Every key matching this filter, at most 10,000 (more: BAD_USER_INPUT, nothing written). */
   filter?: InputMaybe<ApiKeyFilter>;
   /** Teams to remove. */
   removeTeamIds?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -1092,6 +1152,8 @@ export type ResolversTypes = ResolversObject<{
   DeactivateDeveloperPayload: ResolverTypeWrapper<Omit<DeactivateDeveloperPayload, 'developer' | 'revokedApiKeys'> & { developer: ResolversTypes['Developer'], revokedApiKeys: Array<ResolversTypes['ApiKey']> }>;
   DeleteApiKeyInput: DeleteApiKeyInput;
   DeleteApiKeyPayload: ResolverTypeWrapper<DeleteApiKeyPayload>;
+  DeleteApiKeysInput: DeleteApiKeysInput;
+  DeleteApiKeysPayload: ResolverTypeWrapper<DeleteApiKeysPayload>;
   DeleteTeamInput: DeleteTeamInput;
   DeleteTeamPayload: ResolverTypeWrapper<DeleteTeamPayload>;
   Developer: ResolverTypeWrapper<DeveloperRecordModel>;
@@ -1115,6 +1177,8 @@ export type ResolversTypes = ResolversObject<{
   RenewApiKeyPayload: ResolverTypeWrapper<Omit<RenewApiKeyPayload, 'apiKey'> & { apiKey: ResolversTypes['ApiKey'] }>;
   RevokeApiKeyInput: RevokeApiKeyInput;
   RevokeApiKeyPayload: ResolverTypeWrapper<Omit<RevokeApiKeyPayload, 'apiKey'> & { apiKey: ResolversTypes['ApiKey'] }>;
+  RevokeApiKeysInput: RevokeApiKeysInput;
+  RevokeApiKeysPayload: ResolverTypeWrapper<Omit<RevokeApiKeysPayload, 'apiKeys'> & { apiKeys: Array<ResolversTypes['ApiKey']> }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Team: ResolverTypeWrapper<TeamRecordModel>;
   TeamConnection: ResolverTypeWrapper<ConnectionModel<TeamRecordModel>>;
@@ -1164,6 +1228,8 @@ export type ResolversParentTypes = ResolversObject<{
   DeactivateDeveloperPayload: Omit<DeactivateDeveloperPayload, 'developer' | 'revokedApiKeys'> & { developer: ResolversParentTypes['Developer'], revokedApiKeys: Array<ResolversParentTypes['ApiKey']> };
   DeleteApiKeyInput: DeleteApiKeyInput;
   DeleteApiKeyPayload: DeleteApiKeyPayload;
+  DeleteApiKeysInput: DeleteApiKeysInput;
+  DeleteApiKeysPayload: DeleteApiKeysPayload;
   DeleteTeamInput: DeleteTeamInput;
   DeleteTeamPayload: DeleteTeamPayload;
   Developer: DeveloperRecordModel;
@@ -1186,6 +1252,8 @@ export type ResolversParentTypes = ResolversObject<{
   RenewApiKeyPayload: Omit<RenewApiKeyPayload, 'apiKey'> & { apiKey: ResolversParentTypes['ApiKey'] };
   RevokeApiKeyInput: RevokeApiKeyInput;
   RevokeApiKeyPayload: Omit<RevokeApiKeyPayload, 'apiKey'> & { apiKey: ResolversParentTypes['ApiKey'] };
+  RevokeApiKeysInput: RevokeApiKeysInput;
+  RevokeApiKeysPayload: Omit<RevokeApiKeysPayload, 'apiKeys'> & { apiKeys: Array<ResolversParentTypes['ApiKey']> };
   String: Scalars['String']['output'];
   Team: TeamRecordModel;
   TeamConnection: ConnectionModel<TeamRecordModel>;
@@ -1297,6 +1365,11 @@ export type DeleteApiKeyPayloadResolvers<ContextType = Context, ParentType exten
   deletedApiKeyId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
+export type DeleteApiKeysPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeleteApiKeysPayload'] = ResolversParentTypes['DeleteApiKeysPayload']> = ResolversObject<{
+  deletedApiKeyIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  deletedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type DeleteTeamPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeleteTeamPayload'] = ResolversParentTypes['DeleteTeamPayload']> = ResolversObject<{
   deletedTeamId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
@@ -1342,11 +1415,13 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   createTeam?: Resolver<ResolversTypes['CreateTeamPayload'], ParentType, ContextType, RequireFields<MutationCreateTeamArgs, 'input'>>;
   deactivateDeveloper?: Resolver<ResolversTypes['DeactivateDeveloperPayload'], ParentType, ContextType, RequireFields<MutationDeactivateDeveloperArgs, 'input'>>;
   deleteApiKey?: Resolver<ResolversTypes['DeleteApiKeyPayload'], ParentType, ContextType, RequireFields<MutationDeleteApiKeyArgs, 'input'>>;
+  deleteApiKeys?: Resolver<ResolversTypes['DeleteApiKeysPayload'], ParentType, ContextType, RequireFields<MutationDeleteApiKeysArgs, 'input'>>;
   deleteTeam?: Resolver<ResolversTypes['DeleteTeamPayload'], ParentType, ContextType, RequireFields<MutationDeleteTeamArgs, 'input'>>;
   recordDeveloperActivity?: Resolver<ResolversTypes['RecordDeveloperActivityPayload'], ParentType, ContextType, RequireFields<MutationRecordDeveloperActivityArgs, 'input'>>;
   renameTeam?: Resolver<ResolversTypes['RenameTeamPayload'], ParentType, ContextType, RequireFields<MutationRenameTeamArgs, 'input'>>;
   renewApiKey?: Resolver<ResolversTypes['RenewApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRenewApiKeyArgs, 'input'>>;
   revokeApiKey?: Resolver<ResolversTypes['RevokeApiKeyPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'input'>>;
+  revokeApiKeys?: Resolver<ResolversTypes['RevokeApiKeysPayload'], ParentType, ContextType, RequireFields<MutationRevokeApiKeysArgs, 'input'>>;
   updateApiKey?: Resolver<ResolversTypes['UpdateApiKeyPayload'], ParentType, ContextType, RequireFields<MutationUpdateApiKeyArgs, 'input'>>;
   updateApiKeyTeams?: Resolver<ResolversTypes['UpdateApiKeyTeamsPayload'], ParentType, ContextType, RequireFields<MutationUpdateApiKeyTeamsArgs, 'input'>>;
   updateInstance?: Resolver<ResolversTypes['UpdateInstancePayload'], ParentType, ContextType, RequireFields<MutationUpdateInstanceArgs, 'input'>>;
@@ -1392,6 +1467,12 @@ export type RenewApiKeyPayloadResolvers<ContextType = Context, ParentType extend
 
 export type RevokeApiKeyPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevokeApiKeyPayload'] = ResolversParentTypes['RevokeApiKeyPayload']> = ResolversObject<{
   apiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType>;
+}>;
+
+export type RevokeApiKeysPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevokeApiKeysPayload'] = ResolversParentTypes['RevokeApiKeysPayload']> = ResolversObject<{
+  alreadyRevokedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType>;
+  revokedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type TeamResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Team'] = ResolversParentTypes['Team']> = ResolversObject<{
@@ -1477,6 +1558,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   DateTime?: GraphQLScalarType;
   DeactivateDeveloperPayload?: DeactivateDeveloperPayloadResolvers<ContextType>;
   DeleteApiKeyPayload?: DeleteApiKeyPayloadResolvers<ContextType>;
+  DeleteApiKeysPayload?: DeleteApiKeysPayloadResolvers<ContextType>;
   DeleteTeamPayload?: DeleteTeamPayloadResolvers<ContextType>;
   Developer?: DeveloperResolvers<ContextType>;
   DeveloperConnection?: DeveloperConnectionResolvers<ContextType>;
@@ -1491,6 +1573,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   RenameTeamPayload?: RenameTeamPayloadResolvers<ContextType>;
   RenewApiKeyPayload?: RenewApiKeyPayloadResolvers<ContextType>;
   RevokeApiKeyPayload?: RevokeApiKeyPayloadResolvers<ContextType>;
+  RevokeApiKeysPayload?: RevokeApiKeysPayloadResolvers<ContextType>;
   Team?: TeamResolvers<ContextType>;
   TeamConnection?: TeamConnectionResolvers<ContextType>;
   TeamEdge?: TeamEdgeResolvers<ContextType>;

@@ -52,6 +52,8 @@ describe('roles', () => {
     const key2 = await acme.createKey();
     const key3 = await acme.createKey();
     const key4 = await acme.createKey({ developer: { name: 'Bob' } });
+    const key5 = await acme.createKey();
+    const key6 = await acme.createKey();
     const live = await acme.createKey({ name: 'verified' });
     liveSecret = live.secret;
     liveKeyId = live.id;
@@ -76,6 +78,8 @@ describe('roles', () => {
       ['revokeApiKey', { id: key2.id, reason: 'leaked' }],
       ['deleteApiKey', { id: key3.id }],
       ['updateApiKeyTeams', { apiKeyIds: [key1.id], addNewTeamNames: ['Bulk'], removeTeamIds: [core] }],
+      ['revokeApiKeys', { apiKeyIds: [key5.id], reason: 'bulk' }],
+      ['deleteApiKeys', { apiKeyIds: [key6.id] }],
       ['deactivateDeveloper', { id: bob, revokeApiKeys: true }],
       ['verifyApiKey', { key: live.secret, instanceId: prod.id }],
     ];

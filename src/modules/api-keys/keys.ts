@@ -24,15 +24,28 @@ export const change = (from: unknown, to: unknown) => ({ from, to });
 export const teamNames = (names: ReadonlyMap<string, string>, ids: Iterable<string>) =>
   [...ids].map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b));
 
-/** Revokes keys (already locked, not revoked) in the caller's transaction: one REVOKED event each. */
+/**
+ * Revokes keys (locked by the caller) in the caller's transaction, in one statement whatever
+ * their number: one REVOKED event each. Keys revoked already are left as they are. Returns the
+ * keys it revoked, in ID order.
+ */
 export async function revokeKeys(
-  ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: ApiKeyRecord[], reason: string | null, now: Date,
+  ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], reason: string | null, now: Date,
 ): Promise<ApiKeyRecord[]> {
-  const revoked = keys.map((k) => ({ ...k, revokedAt: now, revocationReason: reason, updatedAt: now, version: k.version + 1 }));
-  for (const key of revoked) await store.saveKey(tx, key);
+  const revoked = (await store.revokeKeyRows(tx, principal.accountId, keys.filter((k) => !k.revokedAt).map((k) => k.id), reason, now))
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
   await recordEvents(tx, revoked.map((k) => event(principal, k, 'REVOKED', reason ? { reason } : null)), now);
   await notifyKeysChanged(tx, ctx.app.keyChanges, revoked.map((k) => k.id));
   return revoked;
+}
+
+/** Deletes keys (locked by the caller) in the caller's transaction: their secrets go, one DELETED event each. */
+export async function deleteKeys(ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], now: Date): Promise<ApiKeyRecord[]> {
+  const deleted = (await store.deleteKeyRows(tx, principal.accountId, keys.map((k) => k.id), now)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  await store.deleteSecrets(tx, principal.accountId, deleted.map((k) => k.id));
+  await recordEvents(tx, deleted.map((k) => event(principal, k, 'DELETED')), now);
+  await notifyKeysChanged(tx, ctx.app.keyChanges, deleted.map((k) => k.id));
+  return deleted;
 }
 
 /**

@@ -19,6 +19,8 @@ export const apiKeyResolvers: Resolvers = {
     revokeApiKey: async (_p, { input }, ctx) => ({ apiKey: await service.revokeApiKey(ctx, input) }),
     deleteApiKey: async (_p, { input }, ctx) => ({ deletedApiKeyId: await service.deleteApiKey(ctx, input) }),
     updateApiKeyTeams: (_p, { input }, ctx) => service.updateApiKeyTeams(ctx, input),
+    revokeApiKeys: (_p, { input }, ctx) => service.revokeApiKeys(ctx, input),
+    deleteApiKeys: (_p, { input }, ctx) => service.deleteApiKeys(ctx, input),
   },
   ApiKey: {
     status: (key) => statusOf(key),

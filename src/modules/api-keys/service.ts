@@ -4,8 +4,8 @@ import type { MutationDb } from '../../db/db';
 import { inTransaction } from '../../db/transaction';
 import { badInput, conflict, failedPrecondition, notFound } from '../../errors';
 import type {
-  ApiKeyEventFilter, ApiKeyFilter, ApiKeyOrder, CreateApiKeyInput, DeleteApiKeyInput, RenewApiKeyInput,
-  RevokeApiKeyInput, UpdateApiKeyInput, UpdateApiKeyTeamsInput,
+  ApiKeyEventFilter, ApiKeyFilter, ApiKeyOrder, CreateApiKeyInput, DeleteApiKeyInput, DeleteApiKeysInput, RenewApiKeyInput,
+  RevokeApiKeyInput, RevokeApiKeysInput, UpdateApiKeyInput, UpdateApiKeyTeamsInput,
 } from '../../generated/graphql';
 import { pageRequest, toConnection, type Connection, type PageArgs } from '../../lib/connection';
 import { newId } from '../../lib/ids';
@@ -19,7 +19,7 @@ import { resolveTeams } from '../teams/service';
 import { notifyKeysChanged, recordEvents } from './events';
 import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, toKeyOrder } from './input';
 import { KeyCounts } from './counts';
-import { change, event, recordTeamChanges, revokeKeys, teamNames } from './keys';
+import { change, deleteKeys, event, recordTeamChanges, revokeKeys, teamNames } from './keys';
 import { DEFAULT_LIFETIME_SECONDS, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
 import { digestOf, generateSecret, hintOf } from './secrets';
 import type { KeyRelations } from './selection';
@@ -276,26 +276,58 @@ export async function deleteApiKey(ctx: Context, input: DeleteApiKeyInput): Prom
   const principal = requireAdmin(ctx.principal);
   return inTransaction(ctx, async (tx) => {
     const current = await lockKey(tx, principal.accountId, input.id);
-    const now = ctx.now();
-    const deleted = { ...current, deletedAt: now, updatedAt: now, version: current.version + 1 };
-    await store.saveKey(tx, deleted);
-    await store.deleteSecrets(tx, principal.accountId, [current.id]);
-    await recordEvents(tx, [event(principal, deleted, 'DELETED')], now);
-    await notifyKeysChanged(tx, ctx.app.keyChanges, [current.id]);
+    await deleteKeys(ctx, tx, principal, [current], ctx.now());
     return current.id;
   });
 }
+
+// ---------- bulk changes ----------
+
+/** Most keys one bulk change may change; its payload lists at most {@link BULK_RESULT_LIMIT} of them. */
+export const BULK_LIMIT = 10_000;
+
+/** The keys of a bulk change: by ID, or every key matching a filter but those excepted. */
+interface KeySelection { apiKeyIds: string[] | null; filter: store.KeyFilter | null; exceptIds: string[] }
+
+function toSelection(input: { apiKeyIds?: string[] | null; filter?: ApiKeyFilter | null; exceptIds?: string[] | null }): KeySelection {
+  if ((input.apiKeyIds == null) === (input.filter == null)) throw badInput('input.apiKeyIds', 'Give exactly one of apiKeyIds and filter');
+  if (input.exceptIds != null && input.filter == null) throw badInput('input.exceptIds', 'exceptIds goes with filter');
+  return {
+    apiKeyIds: input.apiKeyIds != null ? idList('input.apiKeyIds', input.apiKeyIds, BULK_LIMIT) : null,
+    filter: input.filter != null ? toKeyFilter(input.filter, 'input.filter') : null,
+    exceptIds: idList('input.exceptIds', input.exceptIds, BULK_LIMIT),
+  };
+}
+
+/**
+ * The selected live keys of the account, locked in ID order (so concurrent bulk changes cannot
+ * deadlock). An ID that is not one of them is NOT_FOUND; a filter matching more than
+ * {@link BULK_LIMIT} keys is BAD_USER_INPUT.
+ */
+async function lockSelection(tx: MutationDb, accountId: string, selection: KeySelection, now: Date): Promise<ApiKeyRecord[]> {
+  if (selection.apiKeyIds) {
+    const keys = await store.lockKeys(tx, accountId, selection.apiKeyIds);
+    const found = new Set(keys.map((k) => k.id));
+    const missing = selection.apiKeyIds.find((id) => !found.has(id));
+    if (missing) throw notFound('API key', missing, 'input.apiKeyIds');
+    return keys;
+  }
+  const keys = await store.lockKeysMatching(tx, accountId, selection.filter as store.KeyFilter, selection.exceptIds, now, BULK_LIMIT);
+  if (keys.length > BULK_LIMIT) {
+    throw badInput('input.filter', `The filter matches more than ${BULK_LIMIT} keys; narrow it, or change them in several calls`);
+  }
+  return keys;
+}
+
+/** The first keys of a bulk change's result, in ID order, as its payload lists them. */
+const firstOf = <T extends { id: string }>(keys: readonly T[]) => [...keys].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, BULK_RESULT_LIMIT);
 
 export async function updateApiKeyTeams(
   ctx: Context, input: UpdateApiKeyTeamsInput,
 ): Promise<{ apiKeys: ApiKeyRecord[]; updatedCount: number }> {
   const principal = requireAdmin(ctx.principal);
   const { accountId } = principal;
-  if ((input.apiKeyIds == null) === (input.filter == null)) {
-    throw badInput('input.apiKeyIds', 'Give exactly one of apiKeyIds and filter');
-  }
-  const apiKeyIds = input.apiKeyIds != null ? idList('input.apiKeyIds', input.apiKeyIds, 10_000) : null;
-  const filter = input.filter != null ? toKeyFilter(input.filter, 'input.filter') : null;
+  const selection = toSelection(input);
   const addTeamIds = idList('input.addTeamIds', input.addTeamIds, 100);
   const removeTeamIds = idList('input.removeTeamIds', input.removeTeamIds, 100);
   const addNewTeamNames = nameList('input.addNewTeamNames', input.addNewTeamNames);
@@ -307,19 +339,36 @@ export async function updateApiKeyTeams(
   const now = ctx.now();
 
   return inTransaction(ctx, async (tx) => {
-    let keys: ApiKeyRecord[];
-    if (apiKeyIds) {
-      keys = await store.lockKeys(tx, accountId, apiKeyIds);
-      const found = new Set(keys.map((k) => k.id));
-      const missing = apiKeyIds.find((id) => !found.has(id));
-      if (missing) throw notFound('API key', missing, 'input.apiKeyIds');
-    } else {
-      keys = await store.lockKeysMatching(tx, accountId, filter as store.KeyFilter, now);
-    }
+    const keys = await lockSelection(tx, accountId, selection, now);
     const add = await resolveTeams(tx, accountId, addTeamIds, addNewTeamNames, 'input.addTeamIds', now);
     const remove = await resolveTeams(tx, accountId, removeTeamIds, [], 'input.removeTeamIds', now);
+    // in ID order, as the keys were locked
     const changed = await recordTeamChanges(ctx, tx, principal, keys, { add, remove }, now);
     const apiKeys = changed.length ? await store.keysByIds(tx, accountId, changed.slice(0, BULK_RESULT_LIMIT)) : [];
-    return { apiKeys: apiKeys.sort((a, b) => a.id.localeCompare(b.id)), updatedCount: changed.length };
+    return { apiKeys: firstOf(apiKeys), updatedCount: changed.length };
+  });
+}
+
+export async function revokeApiKeys(
+  ctx: Context, input: RevokeApiKeysInput,
+): Promise<{ revokedCount: number; alreadyRevokedCount: number; apiKeys: ApiKeyRecord[] }> {
+  const principal = requireAdmin(ctx.principal);
+  const selection = toSelection(input);
+  const reason = optionalText('input.reason', input.reason, 500);
+  const now = ctx.now();
+  return inTransaction(ctx, async (tx) => {
+    const keys = await lockSelection(tx, principal.accountId, selection, now);
+    const revoked = await revokeKeys(ctx, tx, principal, keys, reason, now);
+    return { revokedCount: revoked.length, alreadyRevokedCount: keys.length - revoked.length, apiKeys: firstOf(revoked) };
+  });
+}
+
+export async function deleteApiKeys(ctx: Context, input: DeleteApiKeysInput): Promise<{ deletedCount: number; deletedApiKeyIds: string[] }> {
+  const principal = requireAdmin(ctx.principal);
+  const selection = toSelection(input);
+  const now = ctx.now();
+  return inTransaction(ctx, async (tx) => {
+    const deleted = await deleteKeys(ctx, tx, principal, await lockSelection(tx, principal.accountId, selection, now), now);
+    return { deletedCount: deleted.length, deletedApiKeyIds: firstOf(deleted).map((k) => k.id) };
   });
 }

@@ -239,9 +239,28 @@ export async function relationsOfKeys(db: Db, accountId: string, keys: readonly 
   };
 }
 
-/** Every live key matching the filter, locked for a bulk change, in ID order (as {@link lockKeys}). */
-export async function lockKeysMatching(db: Db, accountId: string, f: KeyFilter, now: Date): Promise<ApiKeyRecord[]> {
-  return records(db, matching(accountId, f, now).select('k.*').orderBy('k.id').forUpdate());
+/**
+ * The live keys matching the filter but those excepted, locked for a bulk change, in ID order
+ * (as {@link lockKeys}): at most `limit` of them (one more tells that there are more).
+ */
+export async function lockKeysMatching(db: Db, accountId: string, f: KeyFilter, exceptIds: readonly string[], now: Date, limit: number): Promise<ApiKeyRecord[]> {
+  const q = matching(accountId, f, now).select('k.*').orderBy('k.id').limit(limit + 1).forUpdate();
+  if (exceptIds.length) q.whereRaw('not (k.id = any(?::text[]))', [[...exceptIds]]);
+  return records(db, q);
+}
+
+/** Revokes keys (of the account, not revoked yet) in one statement; returns them as they are now. */
+export async function revokeKeyRows(db: Db, accountId: string, ids: readonly string[], reason: string | null, at: Date): Promise<ApiKeyRecord[]> {
+  if (ids.length === 0) return [];
+  return records(db, qb('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]]).whereNull('revoked_at')
+    .update({ revoked_at: at, revocation_reason: reason, updated_at: at, version: qb.raw('version + 1') }).returning('*'));
+}
+
+/** Deletes keys (of the account, live) in one statement: gone from listings and verification; returns them. */
+export async function deleteKeyRows(db: Db, accountId: string, ids: readonly string[], at: Date): Promise<ApiKeyRecord[]> {
+  if (ids.length === 0) return [];
+  return records(db, qb('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]]).whereNull('deleted_at')
+    .update({ deleted_at: at, updated_at: at, version: qb.raw('version + 1') }).returning('*'));
 }
 
 /** Live keys by ID, of the tenant's account. */

@@ -80,7 +80,11 @@ export class KeyVerifier {
   async start(): Promise<void> {
     this.stopLocal = this.changes.listen((keyIds) => this.cache.invalidateKeys(keyIds));
     this.stopListening = await this.db.listen(KEY_CHANGES_CHANNEL, {
-      onMessage: (payload) => this.cache.invalidateKeys(payload.split(',')),
+      onMessage: (payload) => {
+        const keyIds = payload.split(',');
+        this.cache.invalidateKeys(keyIds);
+        this.changes.heard(keyIds);
+      },
       onReset: () => this.cache.clear(),
     });
   }
