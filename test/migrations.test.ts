@@ -112,3 +112,47 @@ test('latest after the rollback rebuilds exactly the same schema', async () => {
   await db.knex.migrate.latest();
   expect(await schemaShape()).toEqual(afterFirstLatest);
 }, 90_000);
+
+test('history written before events had one shape is rewritten to { field: { from, to } } and back', async () => {
+  await db.knex.migrate.rollback({}, true);
+  const HISTORY = '20261201000030_history_shape';
+  for (const file of MIGRATION_FILES.slice(0, MIGRATION_FILES.indexOf(HISTORY))) await db.knex.migrate.up({ name: file });
+  const at = '2026-11-20T10:00:00.000Z';
+  const event = (id: string, type: string, changes: unknown) =>
+    ({ id, account_id: 'mig', api_key_id: 'key_mig', api_key_name: 'ci', type, actor: 'admin', at, changes: changes === null ? null : JSON.stringify(changes) });
+  const old = {
+    CREATED: { instanceId: 'inst_1', channelId: 'chan_1', developerId: 'dev_1', teams: ['team_1'], expiresAt: '2027-01-01T00:00:00.000Z' },
+    RENEWED: { expiresAt: { from: '2027-01-01T00:00:00.000Z', to: '2027-06-01T00:00:00.000Z' }, gracePeriodSeconds: 3600 },
+  };
+  await db.knex('api_key_events').insert([
+    event('ev_1', 'CREATED', old.CREATED),
+    event('ev_2', 'RENEWED', old.RENEWED),
+    event('ev_3', 'REVOKED', { reason: 'leaked' }),
+    event('ev_4', 'REVOKED', null),
+    event('ev_5', 'DELETED', null),
+    event('ev_6', 'UPDATED', { name: { from: 'ci', to: 'ci-2' } }),
+  ]);
+  const changes = async () => Object.fromEntries(((await db.knex('api_key_events').select('id', 'changes').orderBy('id')) as { id: string; changes: unknown }[])
+    .map((r) => [r.id, r.changes]));
+  const before = await changes();
+
+  await db.knex.migrate.up({ name: HISTORY });
+  expect(await changes()).toEqual({
+    ev_1: {
+      instanceId: { from: null, to: 'inst_1' }, channelId: { from: null, to: 'chan_1' }, developerId: { from: null, to: 'dev_1' },
+      teams: { from: [], to: ['team_1'] }, expiresAt: { from: null, to: '2027-01-01T00:00:00.000Z' },
+    },
+    ev_2: { expiresAt: { from: '2027-01-01T00:00:00.000Z', to: '2027-06-01T00:00:00.000Z' }, gracePeriodSeconds: { from: null, to: 3600 } },
+    ev_3: { status: { from: null, to: 'REVOKED' }, revokedAt: { from: null, to: '2026-11-20T10:00:00.000Z' }, revocationReason: { from: null, to: 'leaked' } },
+    ev_4: { status: { from: null, to: 'REVOKED' }, revokedAt: { from: null, to: '2026-11-20T10:00:00.000Z' }, revocationReason: { from: null, to: null } },
+    ev_5: { deletedAt: { from: null, to: '2026-11-20T10:00:00.000Z' } },
+    ev_6: { name: { from: 'ci', to: 'ci-2' } },
+  });
+  // a second run changes nothing
+  const once = await changes();
+  await db.knex.migrate.down({ name: HISTORY });
+  expect(await changes()).toEqual(before);
+  await db.knex.migrate.up({ name: HISTORY });
+  expect(await changes()).toEqual(once);
+  await db.knex.migrate.latest();
+}, 90_000);

@@ -1,7 +1,7 @@
 // `qckeys keys …`: list, create, renew, revoke, delete, and bulk team changes.
 import { Command, Option } from 'commander';
 import {
-  ApiKeysDocument, CreateApiKeyDocument, DeleteApiKeyDocument, RenewApiKeyDocument, RevokeApiKeyDocument, UpdateApiKeyTeamsDocument,
+  ApiError, ApiKeysDocument, CreateApiKeyDocument, DeleteApiKeyDocument, RenewApiKeyDocument, RevokeApiKeyDocument, UpdateApiKeyTeamsDocument,
   type ApiKeyFieldsFragment, type ApiKeyOrderField, type CreateApiKeyInput, type OrderDirection,
 } from '../../client/index';
 import { addFilterOptions, buildFilter, hasFilter } from '../filters';
@@ -114,14 +114,24 @@ export function keysCommand(): Command {
         () => withSecret('Renewed', renewApiKey.apiKey, renewApiKey.secret), opts.secretOnly ? renewApiKey.secret : undefined);
     });
 
-  keys.command('revoke').description('revoke a key for good (revoking a revoked key changes nothing)')
+  keys.command('revoke').description('revoke a key for good (a key revoked already is left as it is, and the command succeeds)')
     .argument('<id>', 'key ID')
     .option('--reason <text>', 'why; kept in the key\'s history')
     .action(async (id: string, opts: { reason?: string }, cmd: Command) => {
       const rt = runtime(cmd);
       const idempotencyKey = rt.idempotencyKey();
-      const { revokeApiKey } = await rt.client.request(RevokeApiKeyDocument, { input: { id, reason: opts.reason } }, { idempotencyKey });
-      await rt.print(revokeApiKey, () => `Revoked key ${JSON.stringify(revokeApiKey.apiKey.name)}\n${keyDetails(revokeApiKey.apiKey)}`);
+      let revoked;
+      try {
+        ({ revokeApiKey: revoked } = await rt.client.request(RevokeApiKeyDocument, { input: { id, reason: opts.reason } }, { idempotencyKey }));
+      } catch (err) {
+        // the API refuses a second revocation; for a script re-run after a partial run, revoked already is done
+        const revokedAt = err instanceof ApiError && err.code === 'FAILED_PRECONDITION' ? err.errors[0]?.extensions?.revokedAt : undefined;
+        if (typeof revokedAt !== 'string') throw err;
+        await rt.print({ id, revokedAt, alreadyRevoked: true }, () => `Key ${id} was revoked already, at ${shortTime(revokedAt)}: left as it is`);
+        return;
+      }
+      const apiKey = revoked.apiKey;
+      await rt.print(revoked, () => `Revoked key ${JSON.stringify(apiKey.name)}\n${keyDetails(apiKey)}`);
     });
 
   keys.command('delete').description('delete a key: gone from listings, never verifies again; history and usage stay')

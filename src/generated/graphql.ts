@@ -115,7 +115,7 @@ export type ApiKeyEvent = Node & {
   apiKeyName: Scalars['String']['output'];
   /** When it happened. */
   at: Scalars['DateTime']['output'];
-  /** For UPDATED and TEAMS_CHANGED: `{ field: { from, to } }`; other events may carry details such as a revocation reason. */
+  /** What changed, for every event in one shape: `{ field: { from, to } }`. CREATED: every field from null (teams from []); UPDATED: the fields edited; TEAMS_CHANGED: teams and teamIds; RENEWED: expiresAt, hint, renewedAt, gracePeriodSeconds (how long the replaced secret still verifies); REVOKED: status, revokedAt, revocationReason; DELETED: deletedAt. A relation comes twice: its ID (`instanceId`, `channelId`, `developerId`, `teamIds`) and, beside it, its name (`instance`, `channel`, `developer`, `teams`). */
   changes?: Maybe<Scalars['JSON']['output']>;
   /** Opaque ID. */
   id: Scalars['ID']['output'];
@@ -471,7 +471,7 @@ export type Mutation = {
   renameTeam: RenameTeamPayload;
   /** Issues a new secret for the same key, optionally keeping the old one valid for a grace period. */
   renewApiKey: RenewApiKeyPayload;
-  /** Revokes a key for good; revoking a revoked key returns it unchanged. */
+  /** Revokes a key for good. A key revoked already is FAILED_PRECONDITION (its first reason stays; `extensions.revokedAt` says when). */
   revokeApiKey: RevokeApiKeyPayload;
   /** Revokes many keys at once, in one transaction, with one REVOKED event per key; no revoked key verifies once the answer has left. */
   revokeApiKeys: RevokeApiKeysPayload;

@@ -146,6 +146,22 @@ describe('createApiKey: the key', () => {
     expect(events[0]).toMatchObject({ apiKeyId: apiKey.id, apiKeyName: 'ci pipeline', type: 'CREATED', actor: `${a.account}-admin` });
   });
 
+  test('the CREATED event has the shape of every event: each field from null, relations by ID and by name', async () => {
+    const a = await newAccount();
+    const { apiKey } = await a.api.create(keyInput(a, { newTeamNames: ['Web', 'Core'] }));
+    const [created] = await a.api.eventsOf(apiKey.id);
+    expect(created.changes).toEqual({
+      name: { from: null, to: 'ci pipeline' },
+      cloud: { from: null, to: 'SALESFORCE' },
+      instanceId: { from: null, to: a.instances.prod.id }, instance: { from: null, to: 'Prod org' },
+      channelId: { from: null, to: a.channels.ide.id }, channel: { from: null, to: 'IDE' },
+      developerId: { from: null, to: apiKey.developer.id }, developer: { from: null, to: 'Alice' },
+      teamIds: { from: [], to: apiKey.teams.map((t) => t.id).sort() }, teams: { from: [], to: ['Core', 'Web'] },
+      expiresAt: { from: null, to: apiKey.expiresAt },
+      status: { from: null, to: 'ACTIVE' },
+    });
+  });
+
   test('appears in the listing of its account only', async () => {
     const a = await newAccount();
     const b = await newAccount();

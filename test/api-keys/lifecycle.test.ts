@@ -71,7 +71,8 @@ describe('updateApiKey', () => {
     const updated = await a.api.update({ id: key.id, channelId: a.channels.ci.id });
     expect(updated.channel).toEqual({ id: a.channels.ci.id, name: 'CI' });
     const [last] = await a.api.eventsOf(key.id);
-    expect(last.changes).toEqual({ channelId: { from: a.channels.ide.id, to: a.channels.ci.id } });
+    // the ID and, beside it, the name
+    expect(last.changes).toEqual({ channelId: { from: a.channels.ide.id, to: a.channels.ci.id }, channel: { from: 'IDE', to: 'CI' } });
   });
 
   test('changes the developer by name, creating and linking the developer', async () => {
@@ -79,7 +80,7 @@ describe('updateApiKey', () => {
     const updated = await a.api.update({ id: key.id, developer: { name: 'Bob' } });
     expect(updated.developer.name).toBe('Bob');
     const [last] = await a.api.eventsOf(key.id);
-    expect(last.changes).toEqual({ developerId: { from: key.developer.id, to: updated.developer.id } });
+    expect(last.changes).toEqual({ developerId: { from: key.developer.id, to: updated.developer.id }, developer: { from: 'Alice', to: 'Bob' } });
     const dev = await server.ok<{ node: { instances: { id: string }[] } }>(a.viewer,
       'query($id: ID!) { node(id: $id) { ... on Developer { instances { id } } } }', { id: updated.developer.id });
     expect(dev.node.instances).toEqual([{ id: a.instances.prod.id }]);
@@ -92,7 +93,8 @@ describe('updateApiKey', () => {
     const updated = await a.api.update({ id: key.id, teamIds });
     expect(updated.teams.map((t) => t.name)).toEqual(['Mobile', 'Web']);
     const [last] = await a.api.eventsOf(key.id);
-    expect(last.changes).toEqual({ teams: { from: ['Core'], to: ['Mobile', 'Web'] } });
+    const core = key.teams.map((t) => t.id);
+    expect(last.changes).toEqual({ teamIds: { from: core, to: [...teamIds].sort() }, teams: { from: ['Core'], to: ['Mobile', 'Web'] } });
     expect((await a.api.update({ id: key.id, teamIds: [] })).teams).toEqual([]);
   });
 
@@ -102,7 +104,8 @@ describe('updateApiKey', () => {
     expect(updated).toMatchObject({ instance: { id: a.instances.snow.id }, cloud: 'SERVICENOW', channel: { id: a.channels.ide.id }, version: 2 });
     const [last] = await a.api.eventsOf(key.id);
     expect(last.changes).toEqual({
-      instanceId: { from: a.instances.prod.id, to: a.instances.snow.id }, cloud: { from: 'SALESFORCE', to: 'SERVICENOW' },
+      instanceId: { from: a.instances.prod.id, to: a.instances.snow.id }, instance: { from: 'Prod org', to: 'ServiceNow dev' },
+      cloud: { from: 'SALESFORCE', to: 'SERVICENOW' },
     });
     const dev = await server.ok<{ node: { instances: { id: string }[] } }>(a.viewer,
       'query($id: ID!) { node(id: $id) { ... on Developer { instances { id } } } }', { id: key.developer.id });
@@ -149,7 +152,7 @@ describe('updateApiKey', () => {
     expect(events.map((e) => e.type)).toEqual(['UPDATED', 'CREATED']);
     expect(events[0].changes).toEqual({
       name: { from: 'Deploy', to: 'Renamed' }, expiresAt: { from: key.expiresAt, to: expiresAt },
-      channelId: { from: a.channels.ide.id, to: a.channels.ci.id },
+      channelId: { from: a.channels.ide.id, to: a.channels.ci.id }, channel: { from: 'IDE', to: 'CI' },
     });
   });
 
@@ -263,6 +266,10 @@ describe('renewApiKey', () => {
     const events = await a.api.eventsOf(key.id);
     expect(events.map((e) => e.type)).toEqual(['RENEWED', 'CREATED']);
     expect(events[0].actor).toBe(`${a.account}-admin`);
+    expect(events[0].changes).toEqual({
+      expiresAt: { from: key.expiresAt, to: apiKey.expiresAt }, hint: { from: key.hint, to: apiKey.hint },
+      renewedAt: { from: null, to: apiKey.renewedAt }, gracePeriodSeconds: { from: null, to: 0 },
+    });
   });
 
   test('without expiresAt extends by the key original lifetime', async () => {
@@ -329,7 +336,9 @@ describe('revokeApiKey', () => {
     expect(Date.parse(revoked.revokedAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
     const events = await a.api.eventsOf(key.id);
     expect(events.map((e) => e.type)).toEqual(['REVOKED', 'CREATED']);
-    expect(JSON.stringify(events[0].changes)).toContain('leaked in a log');
+    expect(events[0].changes).toEqual({
+      status: { from: 'ACTIVE', to: 'REVOKED' }, revokedAt: { from: null, to: revoked.revokedAt }, revocationReason: { from: null, to: 'leaked in a log' },
+    });
   });
 
   test('keeps the key in the listing as REVOKED', async () => {
@@ -339,11 +348,12 @@ describe('revokeApiKey', () => {
     expect(page.edges.map((e) => e.node.id)).toEqual([key.id]);
   });
 
-  test('revoking a revoked key returns it unchanged and writes no second event', async () => {
+  test('revoking a revoked key is FAILED_PRECONDITION: the first reason stays, no second event', async () => {
     const { a, key } = await withKey();
     const first = await a.api.revoke({ id: key.id, reason: 'first' });
-    const second = await a.api.revoke({ id: key.id, reason: 'second' });
-    expect(second).toEqual(first);
+    await expectFailsWithoutWriting(server, () => server.gql(a.admin, REVOKE, { input: { id: key.id, reason: 'second' } }), 'FAILED_PRECONDITION', 'input.id');
+    expect((await a.viewerApi.get(key.id))?.revocationReason).toBe('first');
+    expect(first.revocationReason).toBe('first');
     expect((await a.api.eventsOf(key.id)).map((e) => e.type)).toEqual(['REVOKED', 'CREATED']);
   });
 

@@ -318,8 +318,9 @@ describe('teams', () => {
       [both.id, 'TEAMS_CHANGED', `${acme.account}-admin`],
       [coreOnly.id, 'TEAMS_CHANGED', `${acme.account}-admin`],
     ].sort());
-    expect(added.find((e) => e.apiKeyId === both.id)?.changes).toEqual({ teams: { from: ['Core', 'Ops'], to: ['Ops'] } });
-    expect(added.find((e) => e.apiKeyId === coreOnly.id)?.changes).toEqual({ teams: { from: ['Core'], to: [] } });
+    expect(added.find((e) => e.apiKeyId === both.id)?.changes).toMatchObject({ teams: { from: ['Core', 'Ops'], to: ['Ops'] } });
+    expect(added.find((e) => e.apiKeyId === coreOnly.id)?.changes).toMatchObject({ teams: { from: ['Core'], to: [] } });
+    expect((added.find((e) => e.apiKeyId === coreOnly.id)?.changes as { teamIds: { to: string[] } }).teamIds.to).toEqual([]);
 
     expect(await keyState(acme.viewer, both.id)).toEqual({ version: both.version + 1, status: 'ACTIVE', teams: [{ id: opsId, name: 'Ops' }] });
     expect(await keyState(acme.viewer, coreOnly.id)).toEqual({ version: coreOnly.version + 1, status: 'ACTIVE', teams: [] });

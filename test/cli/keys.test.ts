@@ -168,11 +168,15 @@ describe('keys renew, revoke, delete', () => {
     expect(revoked.stdout).toMatch(/status\s+REVOKED/);
     expect(revoked.stdout).toMatch(/reason\s+offboarding/);
 
-    const [again, renewRevoked] = await Promise.all([
-      cli.json<{ apiKey: CliKey }>(['keys', 'revoke', key.id]),
+    // the API refuses a second revocation; the command reports the key as revoked already and succeeds
+    const [again, againText, renewRevoked] = await Promise.all([
+      cli.json<{ id: string; revokedAt: string; alreadyRevoked: boolean }>(['keys', 'revoke', key.id]),
+      cli.run(['keys', 'revoke', key.id, '--reason', 'second']),
       cli.run(['keys', 'renew', key.id]),
     ]);
-    expect(again.apiKey).toMatchObject({ status: 'REVOKED', revocationReason: 'offboarding', version: 4 });
+    expect(again).toEqual({ id: key.id, revokedAt: expect.any(String), alreadyRevoked: true });
+    expect(againText).toMatchObject({ code: 0, stderr: '' });
+    expect(againText.stdout).toContain('was revoked already');
     expect(renewRevoked).toMatchObject({ code: 1, stdout: '' });
     expect(renewRevoked.stderr).toContain('FAILED_PRECONDITION');
 

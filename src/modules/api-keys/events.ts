@@ -10,14 +10,14 @@ export interface NewEvent {
   apiKeyName: string;
   type: ApiKeyEventType;
   actor: string;
-  changes?: Record<string, unknown> | null;
+  changes: Record<string, { from: unknown; to: unknown }>;
 }
 
 /** Writes history events (one per changed key), in the caller's transaction. */
 export async function recordEvents(db: MutationDb, events: NewEvent[], at: Date): Promise<ApiKeyEventRecord[]> {
   const records: ApiKeyEventRecord[] = events.map((e) => ({
     id: newId('ApiKeyEvent'), accountId: e.accountId, apiKeyId: e.apiKeyId, apiKeyName: e.apiKeyName,
-    type: e.type, actor: e.actor, at, changes: e.changes ?? null,
+    type: e.type, actor: e.actor, at, changes: e.changes,
   }));
   await insertEvents(db, records);
   return records;

@@ -9,16 +9,25 @@ import { ALL_ACCOUNTS } from '../../db/tenant';
 import type { TeamRecord } from '../teams/model';
 import type { VerifiableKey } from '../verification/model';
 import { notifyKeysChanged, recordEvents, type NewEvent } from './events';
-import type { ApiKeyRecord } from './model';
+import { statusOf, type ApiKeyRecord } from './model';
 import * as store from './store';
 
 export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeysOfDeveloper, lockKeys, recordLastUse } from './store';
 
-export function event(principal: AccountPrincipal, key: ApiKeyRecord, type: NewEvent['type'], changes: Record<string, unknown> | null = null): NewEvent {
+/** What an event changed: every field as `{ from, to }` (history's one shape; a key's creation from null). */
+export type Changes = Record<string, { from: unknown; to: unknown }>;
+
+export function event(principal: AccountPrincipal, key: ApiKeyRecord, type: NewEvent['type'], changes: Changes): NewEvent {
   return { accountId: principal.accountId, apiKeyId: key.id, apiKeyName: key.name, type, actor: principal.subject, changes };
 }
 
 export const change = (from: unknown, to: unknown) => ({ from, to });
+
+/** A relation's change: its ID under `<name>Id`, and its name beside it under `<name>`. */
+export function relationChange(changes: Changes, name: string, from: { id: string; name: string } | null, to: { id: string; name: string }): void {
+  changes[`${name}Id`] = change(from?.id ?? null, to.id);
+  changes[name] = change(from?.name ?? null, to.name);
+}
 
 /** Team names of a set of team IDs, sorted, as history records them. */
 export const teamNames = (names: ReadonlyMap<string, string>, ids: Iterable<string>) =>
@@ -34,7 +43,10 @@ export async function revokeKeys(
 ): Promise<ApiKeyRecord[]> {
   const revoked = (await store.revokeKeyRows(tx, principal.accountId, keys.filter((k) => !k.revokedAt).map((k) => k.id), reason, now))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
-  await recordEvents(tx, revoked.map((k) => event(principal, k, 'REVOKED', reason ? { reason } : null)), now);
+  const was = new Map(keys.map((k) => [k.id, statusOf(k, now.getTime())]));
+  await recordEvents(tx, revoked.map((k) => event(principal, k, 'REVOKED', {
+    status: change(was.get(k.id), 'REVOKED'), revokedAt: change(null, now.toISOString()), revocationReason: change(null, reason),
+  })), now);
   await notifyKeysChanged(tx, ctx.app.keyChanges, revoked.map((k) => k.id));
   return revoked;
 }
@@ -43,7 +55,7 @@ export async function revokeKeys(
 export async function deleteKeys(ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], now: Date): Promise<ApiKeyRecord[]> {
   const deleted = (await store.deleteKeyRows(tx, principal.accountId, keys.map((k) => k.id), now)).sort((a, b) => (a.id < b.id ? -1 : 1));
   await store.deleteSecrets(tx, principal.accountId, deleted.map((k) => k.id));
-  await recordEvents(tx, deleted.map((k) => event(principal, k, 'DELETED')), now);
+  await recordEvents(tx, deleted.map((k) => event(principal, k, 'DELETED', { deletedAt: change(null, now.toISOString()) })), now);
   await notifyKeysChanged(tx, ctx.app.keyChanges, deleted.map((k) => k.id));
   return deleted;
 }
@@ -78,7 +90,9 @@ export async function recordTeamChanges(
     if (added.length === 0 && removed.length === 0) continue;
     added.forEach((teamId) => adds.push({ apiKeyId: key.id, teamId }));
     changed.push(key.id);
-    events.push(event(principal, key, 'TEAMS_CHANGED', { teams: change(teamNames(names, before), teamNames(names, after)) }));
+    events.push(event(principal, key, 'TEAMS_CHANGED', {
+      teamIds: change([...before].sort(), [...after].sort()), teams: change(teamNames(names, before), teamNames(names, after)),
+    }));
   }
   if (changed.length === 0) return [];
   if (teams.remove.length) await store.removeKeyTeams(tx, principal.accountId, changed, teams.remove.map((t) => t.id));

@@ -11,7 +11,8 @@ import { pageRequest, toConnection, type Connection, type PageArgs } from '../..
 import { newId } from '../../lib/ids';
 import { whenReady } from '../../lib/loaders';
 import { cleanName, idList, nameList, optionalText } from '../../lib/validate';
-import { developerForKey, linkDeveloperToInstance } from '../developers/service';
+import { channelOfAccount } from '../channels/service';
+import { developerForKey, developerOfAccount, linkDeveloperToInstance } from '../developers/service';
 import type { InstanceRecord } from '../instances/model';
 import { instanceInAccount, requireChannelOnInstance } from '../instances/service';
 import type { TeamRecord } from '../teams/model';
@@ -19,7 +20,7 @@ import { resolveTeams } from '../teams/service';
 import { notifyKeysChanged, recordEvents } from './events';
 import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, toKeyOrder } from './input';
 import { KeyCounts } from './counts';
-import { change, deleteKeys, event, recordTeamChanges, revokeKeys, teamNames } from './keys';
+import { change, deleteKeys, event, recordTeamChanges, relationChange, revokeKeys, teamNames, type Changes } from './keys';
 import { DEFAULT_LIFETIME_SECONDS, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
 import { digestOf, generateSecret, hintOf } from './secrets';
 import type { KeyRelations } from './selection';
@@ -136,7 +137,7 @@ export async function createApiKey(ctx: Context, input: CreateApiKeyInput): Prom
     if (input.cloud != null && input.cloud !== instance.cloud) {
       throw badInput('input.cloud', `Instance ${JSON.stringify(instance.name)} runs on ${instance.cloud}, not ${input.cloud}`);
     }
-    await requireChannelOnInstance(tx, accountId, input.channelId, instance, 'input.channelId');
+    const channel = await requireChannelOnInstance(tx, accountId, input.channelId, instance, 'input.channelId');
     const developer = await developerForKey(tx, accountId, input.developer, instance.id, 'input.developer', now);
     await checkNameFree(tx, instance, name, null);
     const teams = await resolveTeams(tx, accountId, teamIds, newTeamNames, 'input.teamIds', now);
@@ -149,10 +150,15 @@ export async function createApiKey(ctx: Context, input: CreateApiKeyInput): Prom
     await store.insertKey(tx, key);
     await store.insertSecret(tx, accountId, key.id, digestOf(secret));
     await store.addKeyTeams(tx, accountId, teams.map((t) => ({ apiKeyId: key.id, teamId: t.id })));
-    await recordEvents(tx, [event(principal, key, 'CREATED', {
-      instanceId: instance.id, channelId: key.channelId, developerId: developer.id,
-      teams: teams.map((t) => t.name).sort(), expiresAt: expiresAt.toISOString(),
-    })], now);
+    const changes: Changes = { name: change(null, name), cloud: change(null, instance.cloud) };
+    relationChange(changes, 'instance', null, instance);
+    relationChange(changes, 'channel', null, channel);
+    relationChange(changes, 'developer', null, developer);
+    changes.teamIds = change([], teams.map((t) => t.id).sort());
+    changes.teams = change([], teamNames(new Map(teams.map((t) => [t.id, t.name])), teams.map((t) => t.id)));
+    changes.expiresAt = change(null, expiresAt.toISOString());
+    changes.status = change(null, 'ACTIVE');
+    await recordEvents(tx, [event(principal, key, 'CREATED', changes)], now);
     return key;
   });
   return { apiKey, secret };
@@ -172,25 +178,23 @@ export async function updateApiKey(ctx: Context, input: UpdateApiKeyInput): Prom
       throw conflict(`The key is at version ${current.version}, not ${input.expectedVersion}`, { field: 'input.expectedVersion', currentVersion: current.version });
     }
     const next: ApiKeyRecord = { ...current };
-    const changes: Record<string, unknown> = {};
+    const changes: Changes = {};
     const instance = await instanceInAccount(tx, accountId, input.instanceId ?? current.instanceId, 'input.instanceId');
     if (instance.id !== current.instanceId) {
-      changes.instanceId = change(current.instanceId, instance.id);
+      relationChange(changes, 'instance', await instanceInAccount(tx, accountId, current.instanceId, 'input.id'), instance);
       next.instanceId = instance.id;
       next.cloud = instance.cloud;
       if (next.cloud !== current.cloud) changes.cloud = change(current.cloud, next.cloud);
     }
-    if (input.channelId != null && input.channelId !== current.channelId) {
-      changes.channelId = change(current.channelId, input.channelId);
-      next.channelId = input.channelId;
-    }
-    if (changes.instanceId || changes.channelId) {
-      await requireChannelOnInstance(tx, accountId, next.channelId, instance, input.channelId != null ? 'input.channelId' : 'input.instanceId');
+    if (input.channelId != null) next.channelId = input.channelId;
+    if (changes.instanceId || next.channelId !== current.channelId) {
+      const channel = await requireChannelOnInstance(tx, accountId, next.channelId, instance, input.channelId != null ? 'input.channelId' : 'input.instanceId');
+      if (next.channelId !== current.channelId) relationChange(changes, 'channel', await channelOfAccount(tx, accountId, current.channelId, 'input.id'), channel);
     }
     if (input.developer != null) {
       const developer = await developerForKey(tx, accountId, input.developer, instance.id, 'input.developer', now);
       if (developer.id !== current.developerId) {
-        changes.developerId = change(current.developerId, developer.id);
+        relationChange(changes, 'developer', await developerOfAccount(tx, accountId, current.developerId), developer);
         next.developerId = developer.id;
       }
     } else if (changes.instanceId) {
@@ -214,6 +218,7 @@ export async function updateApiKey(ctx: Context, input: UpdateApiKeyInput): Prom
       const added = wanted.filter((t) => !before.includes(t.id));
       if (removed.length || added.length) {
         const names = new Map([...links.map((r) => [r.teamId, r.teamName] as const), ...wanted.map((t) => [t.id, t.name] as const)]);
+        changes.teamIds = change([...before].sort(), [...teamIds].sort());
         changes.teams = change(teamNames(names, before), teamNames(names, teamIds));
         if (removed.length) await store.removeKeyTeams(tx, accountId, [current.id], removed);
         await store.addKeyTeams(tx, accountId, added.map((t) => ({ apiKeyId: current.id, teamId: t.id })));
@@ -253,7 +258,9 @@ export async function renewApiKey(ctx: Context, input: RenewApiKeyInput): Promis
     await recordEvents(tx, [event(principal, next, 'RENEWED', {
       expiresAt: change(current.expiresAt.toISOString(), expiresAt.toISOString()),
       hint: change(current.hint, next.hint),
-      gracePeriodSeconds: grace,
+      renewedAt: change(current.renewedAt?.toISOString() ?? null, now.toISOString()),
+      // how long the replaced secret still verifies
+      gracePeriodSeconds: change(null, grace),
     })], now);
     await notifyKeysChanged(tx, ctx.app.keyChanges, [current.id]);
     return next;
@@ -266,7 +273,10 @@ export async function revokeApiKey(ctx: Context, input: RevokeApiKeyInput): Prom
   const reason = optionalText('input.reason', input.reason, 500);
   return inTransaction(ctx, async (tx) => {
     const current = await lockKey(tx, principal.accountId, input.id);
-    if (current.revokedAt) return current;
+    if (current.revokedAt) {
+      throw failedPrecondition(`The key was revoked already${current.revocationReason ? ` (${current.revocationReason})` : ''}; revocation is final`,
+        { field: 'input.id', revokedAt: current.revokedAt.toISOString() });
+    }
     const [revoked] = await revokeKeys(ctx, tx, principal, [current], reason, ctx.now());
     return revoked;
   });

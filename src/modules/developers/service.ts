@@ -41,6 +41,13 @@ export async function instancesOfDeveloper(ctx: Context, developer: DeveloperRec
   return found.filter((i): i is InstanceRecord => i !== null && !(i instanceof Error));
 }
 
+/** A developer of the account, read in a mutation's transaction (history names it beside its ID). */
+export async function developerOfAccount(db: Db, accountId: string, id: string): Promise<DeveloperRecord> {
+  const [developer] = await store.developersByIds(db, accountId, [id]);
+  if (!developer) throw notFound('developer', id);
+  return developer;
+}
+
 /**
  * The developer a key input names, linked to the key's instance: an existing developer by ID,
  * or by name (reused case-insensitively, else created). A deactivated one is refused.

@@ -39,13 +39,14 @@ export async function instanceInAccount(db: Db, accountId: string, id: string, f
   return instance;
 }
 
-/** The channel must exist in the account and be available on the instance. */
-export async function requireChannelOnInstance(db: Db, accountId: string, channelId: string, instance: InstanceRecord, field: string): Promise<void> {
+/** The channel, which must exist in the account and be available on the instance. */
+export async function requireChannelOnInstance(db: Db, accountId: string, channelId: string, instance: InstanceRecord, field: string): Promise<ChannelRecord> {
   const channel = await channelOfAccount(db, accountId, channelId, field);
   const available = (await store.channelIdsOfInstances(db, accountId, [instance.id])).map((r) => r.channelId);
   if (!available.includes(channelId)) {
     throw badInput(field, `Channel ${JSON.stringify(channel.name)} is not available on instance ${JSON.stringify(instance.name)}`);
   }
+  return channel;
 }
 
 export async function createInstance(ctx: Context, input: CreateInstanceInput): Promise<InstanceRecord> {
