@@ -158,12 +158,7 @@ async function main(): Promise<void> {
     const readinessLoop = async () => {
       while (now() < end + 6000) {
         await Promise.all(live().map(async (r) => {
-          let ready = false;
-          try {
-            ready = (await fetch(`${r.url}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
-          } catch {
-            ready = false;
-          }
+          const ready = await fetch(`${r.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then((res) => res.status === 200, () => false);
           readiness.get(r.name)?.push({ t: elapsed(), ready });
         }));
         await sleep(100);
