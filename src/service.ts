@@ -9,7 +9,8 @@ import { createMetrics } from './metrics';
 import { IdempotencyCrypto, idempotencySecret } from './modules/idempotency/crypto';
 import { IdempotencyGuard } from './modules/idempotency/guard';
 import { pruneExpired } from './modules/idempotency/store';
-import { pruneUsage, UsageRecorder } from './modules/usage/recorder';
+import { maintainUsagePartitions } from './modules/usage/partitions';
+import { UsageRecorder } from './modules/usage/recorder';
 import { KeyVerifier } from './modules/verification/verifier';
 import type { AppServices } from './context';
 
@@ -40,6 +41,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const applied = await migrateLatest(db);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   }
+  // usage partitions: months ahead created, months past the retention dropped (src/modules/usage/partitions.ts)
+  const maintainUsage = () => maintainUsagePartitions(db.knex, { retentionDays: config.usage.retentionDays }).then(
+    ({ created, dropped, deleted, moved }) => {
+      if (created.length || dropped.length || deleted || moved) logger.info({ created, dropped, deleted, moved }, 'usage partitions maintained');
+    },
+    (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage partition maintenance failed'),
+  );
+  await maintainUsage();
   const metrics = createMetrics();
   const usage = new UsageRecorder(db.knex, {
     flushIntervalMs: config.usage.flushIntervalMs,
@@ -73,10 +82,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const url = `http://${host}:${port}/graphql`;
 
   const prune = () => Promise.all([
-    pruneUsage(db.knex, config.usage.retentionDays).then(
-      (n) => { if (n) logger.info({ deleted: n }, 'old usage pruned'); },
-      (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage pruning failed'),
-    ),
+    maintainUsage(),
     pruneExpired(db.knex).then(
       (n) => { if (n) logger.info({ deleted: n }, 'expired idempotency keys pruned'); },
       (err: unknown) => logger.warn({ err: (err as Error).message }, 'idempotency pruning failed'),

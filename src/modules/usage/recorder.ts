@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { ALL_ACCOUNTS, scoped, scopedTransaction } from '../../db/scope';
+import { ALL_ACCOUNTS, scopedTransaction } from '../../db/scope';
 import type { UsageDims } from './model';
 
 const HOUR = 3_600_000;
@@ -177,20 +177,5 @@ export class UsageRecorder {
       await new Promise((r) => setTimeout(r, 200));
       await this.flush();
     }
-  }
-}
-
-/** Deletes roll-ups older than the retention, in small batches so traffic never waits on it. */
-export async function pruneUsage(db: Knex, retentionDays: number, batch = 5000): Promise<number> {
-  const cutoff = new Date(Date.now() - retentionDays * 24 * HOUR);
-  let total = 0;
-  for (;;) {
-    const result = await scoped(db, ALL_ACCOUNTS, (knex) => knex.raw(
-      `delete from usage_hourly where ctid = any(array(select ctid from usage_hourly where hour < ? limit ?))`,
-      [cutoff, batch],
-    ));
-    const n = (result as { rowCount?: number }).rowCount ?? 0;
-    total += n;
-    if (n < batch) return total;
   }
 }
