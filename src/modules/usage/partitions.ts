@@ -13,7 +13,8 @@ import type { Knex } from 'knex';
  *
  * - creates the current month and the next `monthsAhead` ones, and any month the DEFAULT
  *   partitions hold rows of (within the retention): the new table is filled with those rows and
- *   then attached, which locks only the DEFAULT partition exclusively (flushes and reports go on);
+ *   then attached, which locks only the DEFAULT partition exclusively (flushes and reports of
+ *   other months go on); it gets the parent's row-level security and grants;
  * - drops every month that ended before the start of the month `retentionDays` ago: the retention
  *   is kept in whole months, so rows stay up to one month longer than `retentionDays`. Dropping a
  *   partition locks its parent exclusively for a moment;
@@ -123,34 +124,41 @@ async function tryLock(trx: Knex): Promise<boolean> {
   return locked;
 }
 
-/** A partition gets its parent's row-level security (enabled, forced, same policies) and grants: it holds when the partition is queried by name. */
-async function secureLikeParent(trx: Knex, partition: string, parent: string): Promise<void> {
-  const [flags] = await rows<{ enabled: boolean; forced: boolean }>(trx,
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * What makes a partition as safe as its parent when it is queried by name: the parent's row-level
+ * security (enabled, forced, the same policies) and grants, as statements for a partition's name.
+ */
+async function securityOf(db: Knex, parent: string): Promise<(partition: string) => string[]> {
+  const [flags] = await rows<{ enabled: boolean; forced: boolean }>(db,
     'select relrowsecurity as enabled, relforcerowsecurity as forced from pg_class where oid = ?::regclass', [parent]);
-  if (flags.enabled) await trx.raw('alter table ?? enable row level security', [partition]);
-  if (flags.forced) await trx.raw('alter table ?? force row level security', [partition]);
-  const policies = await rows<{ name: string; permissive: boolean; command: string; roles: string[]; qual: string | null; check: string | null }>(trx, `
+  const policies = await rows<{ name: string; permissive: boolean; command: string; roles: string[]; qual: string | null; check: string | null }>(db, `
     select polname as name, polpermissive as permissive, polcmd::text as command,
            array(select case when r = 0 then 'public' else r::regrole::text end from unnest(polroles) r) as roles,
            pg_get_expr(polqual, polrelid) as qual, pg_get_expr(polwithcheck, polrelid) as check
     from pg_policy where polrelid = ?::regclass order by polname`, [parent]);
+  const grants = await rows<{ grantee: string; privileges: string }>(db, `
+    select case when a.grantee = 0 then 'public' else a.grantee::regrole::text end as grantee, string_agg(a.privilege_type, ', ' order by a.privilege_type) as privileges
+    from pg_class c, aclexplode(c.relacl) a where c.oid = ?::regclass and a.grantee <> c.relowner group by 1 order by 1`, [parent]);
   const commands: Record<string, string> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
-  for (const p of policies) {
-    await trx.raw(`create policy ?? on ?? as ${p.permissive ? 'permissive' : 'restrictive'} for ${commands[p.command]} to ${p.roles.join(', ')}`
-      + `${p.qual ? ` using (${p.qual})` : ''}${p.check ? ` with check (${p.check})` : ''}`, [p.name, partition]);
-  }
-  const grants = await rows<{ grantee: string; privilege: string }>(trx, `
-    select case when a.grantee = 0 then 'public' else a.grantee::regrole::text end as grantee, a.privilege_type as privilege
-    from pg_class c, aclexplode(c.relacl) a where c.oid = ?::regclass and a.grantee <> c.relowner`, [parent]);
-  for (const g of grants) await trx.raw(`grant ${g.privilege} on ?? to ${g.grantee}`, [partition]);
+  return (partition) => [
+    ...(flags.enabled ? [`alter table ${ident(partition)} enable row level security`] : []),
+    ...(flags.forced ? [`alter table ${ident(partition)} force row level security`] : []),
+    ...policies.map((p) => `create policy ${ident(p.name)} on ${ident(partition)} as ${p.permissive ? 'permissive' : 'restrictive'}`
+      + ` for ${commands[p.command]} to ${p.roles.join(', ')}${p.qual ? ` using (${p.qual})` : ''}${p.check ? ` with check (${p.check})` : ''}`),
+    ...grants.map((g) => `grant ${g.privileges} on ${ident(partition)} to ${g.grantee}`),
+  ];
 }
+
+type Security = Map<string, (partition: string) => string[]>;
 
 /**
  * Creates the month starting at `month` in every table that lacks it: a table of its own filled with
- * the DEFAULT partition's rows of that month, then attached (its CHECK constraint spares the scan).
+ * the DEFAULT partition's rows of that month, then attached, then secured like its parent.
  * Returns the rows moved, or null when another run holds the maintenance lock.
  */
-async function createMonth(db: Knex, month: Date, lockTimeoutMs: number, created: string[]): Promise<number | null> {
+async function createMonth(db: Knex, month: Date, lockTimeoutMs: number, security: Security, created: string[]): Promise<number | null> {
   const next = addMonths(month, 1);
   return db.transaction(async (trx) => {
     await begin(trx, lockTimeoutMs);
@@ -164,15 +172,19 @@ async function createMonth(db: Knex, month: Date, lockTimeoutMs: number, created
       // taken first, in the writers' order: attaching takes it anyway, and no row of the month may come in between
       if (fallback) await trx.raw('lock table ?? in access exclusive mode', [fallback]);
       await trx.raw('create table ?? (like ?? including defaults)', [name, table]);
-      await trx.raw(`alter table ?? add constraint ?? check (?? >= ${literal(month)} and ?? < ${literal(next)})`, [name, `${name}_bounds`, column, column]);
       if (fallback) {
         const result = await trx.raw(`with moved as (delete from ?? where ?? >= ? and ?? < ? returning *) insert into ?? select * from moved`,
           [fallback, column, month, column, next, name]);
         moved += (result as { rowCount?: number }).rowCount ?? 0;
       }
+      // checks the new table's rows (those just moved) and that the DEFAULT partition has none of the month left
       await trx.raw(`alter table ?? attach partition ?? for values from (${literal(month)}) to (${literal(next)})`, [table, name]);
-      await trx.raw('alter table ?? drop constraint ??', [name, `${name}_bounds`]);
-      await secureLikeParent(trx, name, table);
+      let secure = security.get(table);
+      if (!secure) {
+        secure = await securityOf(trx, table);
+        security.set(table, secure);
+      }
+      for (const statement of secure(name)) await trx.raw(statement);
       created.push(name);
     }
     return moved;
@@ -222,9 +234,10 @@ export async function maintainUsagePartitions(db: Knex, options: PartitionMainte
   const existing = await Promise.all(TABLES.map(({ table }) => usagePartitions(db, table)));
   const missing = [...wanted.values()].sort((a, b) => a.getTime() - b.getTime())
     .filter((m) => existing.some((partitions) => !partitions.some((p) => covers(p, m, addMonths(m, 1)))));
+  const security: Security = new Map();
   for (const month of missing) {
     try {
-      const moved = await createMonth(db, month, lockTimeoutMs, result.created);
+      const moved = await createMonth(db, month, lockTimeoutMs, security, result.created);
       if (moved === null) {
         result.busy = true;
         break;
