@@ -172,13 +172,17 @@ async function createMonth(db: Knex, month: Date, lockTimeoutMs: number, securit
       // taken first, in the writers' order: attaching takes it anyway, and no row of the month may come in between
       if (fallback) await trx.raw('lock table ?? in access exclusive mode', [fallback]);
       await trx.raw('create table ?? (like ?? including defaults)', [name, table]);
+      let filled = 0;
       if (fallback) {
         const result = await trx.raw(`with moved as (delete from ?? where ?? >= ? and ?? < ? returning *) insert into ?? select * from moved`,
           [fallback, column, month, column, next, name]);
-        moved += (result as { rowCount?: number }).rowCount ?? 0;
+        filled = (result as { rowCount?: number }).rowCount ?? 0;
+        moved += filled;
       }
       // checks the new table's rows (those just moved) and that the DEFAULT partition has none of the month left
       await trx.raw(`alter table ?? attach partition ?? for values from (${literal(month)}) to (${literal(next)})`, [table, name]);
+      // the planner's statistics of rows moved in, rather than its guesses until autovacuum comes by
+      if (filled > 0) await trx.raw('analyze ??', [name]);
       let secure = security.get(table);
       if (!secure) {
         secure = await securityOf(trx, table);
