@@ -274,7 +274,7 @@ export async function maintainUsagePartitions(db: Knex, options: PartitionMainte
     failures.push(err);
   }
 
-  // 3. whole partitions past the retention, hourly and daily in one transaction; then any daily row left before the boundary
+  // 3. whole partitions past the retention, hourly and daily in one transaction (their months are the same)
   if (!result.busy) {
     try {
       await db.transaction(async (trx) => {
@@ -291,7 +291,6 @@ export async function maintainUsagePartitions(db: Knex, options: PartitionMainte
             dropped.push(p.name);
           }
         }
-        await trx.raw('delete from usage_daily_channels where day < ?', [boundary]);
         result.dropped.push(...dropped);
       });
     } catch (err) {
