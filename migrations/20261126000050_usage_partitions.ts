@@ -135,7 +135,7 @@ export async function up(knex: Knex): Promise<void> {
       }
     }
     // 3. the swap
-    await knex.transaction(async (trx) => {
+    const converted = await knex.transaction(async (trx) => {
       await begin(trx, '10s');
       await trx.raw('lock table usage_hourly, usage_daily_channels in access exclusive mode');
       // rows may have come since the bound was taken: they are below it (the constraint holds them to it)
@@ -148,6 +148,7 @@ export async function up(knex: Knex): Promise<void> {
       }
       if (!empty && u) {
         await convert(trx, u);
+        return true;
       } else {
         for (const [name] of TRIGGERS) await trx.raw(`drop trigger ${name} on usage_hourly`);
         for (const t of TABLES) {
@@ -156,8 +157,12 @@ export async function up(knex: Knex): Promise<void> {
           await createParent(trx, t, `${t.table}_empty`);
           await trx.raw('drop table ??', [`${t.table}_empty`]);
         }
+        return false;
       }
     });
+    // Autovacuum never analyses a partitioned table, and without statistics of its own the planner
+    // guesses how many groups a report makes (and then which plan): the parents' statistics now
+    if (converted) for (const t of TABLES) await knex.raw('analyze ??', [t.table]);
   } catch (err) {
     // a bound left behind would refuse next month's flushes
     await knex.transaction(async (trx) => {

@@ -298,6 +298,16 @@ export async function maintainUsagePartitions(db: Knex, options: PartitionMainte
     }
   }
 
+  // Autovacuum never analyses a partitioned table: its statistics (the planner's guess of a report's
+  // groups) are renewed when its partitions change
+  if (result.created.length || result.dropped.length || result.moved) {
+    try {
+      for (const { table } of TABLES) await db.raw('analyze ??', [table]);
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+
   if (failures.length) {
     const first = failures[0] instanceof Error ? failures[0] : new Error(String(failures[0]));
     throw Object.assign(new Error(`usage partition maintenance: ${first.message}`, { cause: first }), { result });
