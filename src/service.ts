@@ -13,7 +13,8 @@ import { KeyChanges } from './modules/api-keys/events';
 import { IdempotencyCrypto, idempotencySecret } from './modules/idempotency/crypto';
 import { IdempotencyGuard } from './modules/idempotency/guard';
 import { pruneExpired } from './modules/idempotency/store';
-import { pruneUsage, UsageRecorder } from './modules/usage/recorder';
+import { maintainUsagePartitions } from './modules/usage/partitions';
+import { UsageRecorder } from './modules/usage/recorder';
 import { KeyVerifier } from './modules/verification/verifier';
 import type { AppServices } from './context';
 
@@ -51,6 +52,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const applied = await migrateLatest(db);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   }
+  // usage partitions: months ahead created, months past the retention dropped (src/modules/usage/partitions.ts)
+  const maintainUsage = () => maintainUsagePartitions(db.knex, { retentionDays: config.usage.retentionDays, now: new Date(clock()) }).then(
+    ({ created, dropped, deleted, moved }) => {
+      if (created.length || dropped.length || deleted || moved) logger.info({ created, dropped, deleted, moved }, 'usage partitions maintained');
+    },
+    (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage partition maintenance failed'),
+  );
+  await maintainUsage();
   const usage = new UsageRecorder(db, {
     flushIntervalMs: config.usage.flushIntervalMs,
     flushSize: config.usage.flushSize,
@@ -96,10 +105,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const url = `http://${host}:${port}/graphql`;
 
   const prune = () => Promise.all([
-    pruneUsage(db, config.usage.retentionDays, clock()).then(
-      (n) => { if (n) logger.info({ deleted: n }, 'old usage pruned'); },
-      (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage pruning failed'),
-    ),
+    maintainUsage(),
     pruneExpired(db).then(
       (n) => { if (n) logger.info({ deleted: n }, 'expired idempotency keys pruned'); },
       (err: unknown) => logger.warn({ err: (err as Error).message }, 'idempotency pruning failed'),

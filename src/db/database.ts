@@ -43,7 +43,7 @@ export interface Database {
   kind: 'postgres' | 'pglite';
   /** The roles its transactions run as. */
   roles: ScopeRoles;
-  /** knex as the connecting user, unscoped: migrations, scripts and tests. The service's own statements go through the methods below. */
+  /** knex as the connecting user, unscoped: migrations, the usage partitions' DDL (src/modules/usage/partitions.ts), scripts and tests. The service's own statements go through the methods below. */
   knex: Knex;
   /** A GraphQL request's view of the database, scoped to the tenant (src/db/request.ts). */
   request(tenant: Tenant): RequestTransaction;

@@ -86,7 +86,7 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     const { rows } = (await server.knex.raw(
       `select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c
          join pg_attribute att on att.attrelid = c.oid and att.attname = 'account_id'
-       where c.relnamespace = current_schema()::regnamespace and c.relkind = 'r' and c.relname <> 'api_key_names' order by 1`,
+       where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p') and c.relname <> 'api_key_names' order by 1`,
     )) as { rows: { relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }[] };
     expect(rows.map((r) => r.relname)).toEqual(tables);
     expect(tables).toEqual(expect.arrayContaining([

@@ -1,13 +1,12 @@
-import { pruneUsage, UsageRecorder } from '../../src/modules/usage/recorder';
+import { UsageRecorder } from '../../src/modules/usage/recorder';
 import type { UsageDims } from '../../src/modules/usage/model';
 import { metricValue } from '../helpers/metrics';
 import { serverUrl } from '../helpers/database';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { eventually } from '../verification/verify';
-import { byLabel, usage } from './report';
+import { usage } from './report';
 
-const DAY = 24 * 3_600_000;
 let server: TestServer;
 let viewer: string;
 
@@ -280,31 +279,5 @@ describe('the buffer', () => {
     for (let i = 0; i < 25; i++) recorder.record(dims('stopping'), true);
     await recorder.stop();
     expect(await storedTotal('stopping')).toBe(25);
-  });
-});
-
-describe('retention', () => {
-  test('pruning deletes roll-ups older than the retention only, in bounded batches', async () => {
-    const hour = (daysAgo: number, n: number) => new Date(Math.floor((Date.now() - daysAgo * DAY) / 3_600_000) * 3_600_000 + n * 3_600_000);
-    const row = (account: string, at: Date, channel: string) => ({
-      account_id: account, hour: at, api_key_id: 'k', channel_id: channel, instance_id: 'i', developer_id: 'd', cloud: 'SALESFORCE', team_ids: [], valid: 1, rejected: 0,
-    });
-    await server.knex('usage_hourly').insert([
-      ...Array.from({ length: 5 }, (_, i) => row('retained', hour(401, -i), 'old')),
-      row('retained', hour(399, 0), 'young'),
-      row('retained', hour(1, 0), 'young'),
-    ]);
-    // each batch is a transaction of its own
-    let deletes = 0;
-    const db = server.service.db;
-    const counted = { ...db, transaction: <T,>(...args: Parameters<typeof db.transaction<T>>) => { deletes++; return db.transaction<T>(...args); } };
-    const pruned = await pruneUsage(counted, 400, Date.now(), 2);
-    expect(pruned).toBeGreaterThanOrEqual(5); // other files' rows are not in this database
-    expect(deletes).toBe(Math.floor(pruned / 2) + 1);
-    const left = await server.knex('usage_hourly').where({ account_id: 'retained' }).select('channel_id');
-    expect(left.map((r: { channel_id: string }) => r.channel_id)).toEqual(['young', 'young']);
-    const report = await usage(server, await server.token({ account: 'retained', roles: ['viewer'] }),
-      { from: new Date(Date.now() - 402 * DAY).toISOString(), to: new Date().toISOString() }, 'CHANNEL', 'MONTH');
-    expect(byLabel(report)).toEqual({ young: [2, 2, 0] });
   });
 });

@@ -4,7 +4,7 @@ import { ApiError, fromDatabaseError } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import { recordLastUse } from '../api-keys/keys';
 import type { UsageDims } from './model';
-import { addToRollups, deleteRollupsBefore } from './store';
+import { addToRollups } from './store';
 
 const HOUR = 3_600_000;
 
@@ -203,16 +203,5 @@ export class UsageRecorder {
       await new Promise((r) => setTimeout(r, 200));
       await this.flush();
     }
-  }
-}
-
-/** Deletes roll-ups older than the retention, in small batches so traffic never waits on it. */
-export async function pruneUsage(db: Database, retentionDays: number, now: number, batch = 5000): Promise<number> {
-  const cutoff = new Date(now - retentionDays * 24 * HOUR);
-  let total = 0;
-  for (;;) {
-    const n = await db.transaction(ALL_ACCOUNTS, (tx) => deleteRollupsBefore(tx, cutoff, batch));
-    total += n;
-    if (n < batch) return total;
   }
 }

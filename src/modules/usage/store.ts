@@ -157,8 +157,3 @@ export async function addToRollups(db: Db, rows: readonly UsageBucketRow[]): Pro
     ],
   ));
 }
-
-/** Deletes one batch of roll-ups older than the cutoff; returns how many. */
-export async function deleteRollupsBefore(db: Db, cutoff: Date, batch: number): Promise<number> {
-  return db.execute(qb.raw('delete from usage_hourly where ctid = any(array(select ctid from usage_hourly where hour < ? limit ?))', [cutoff, batch]));
-}
