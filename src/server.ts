@@ -17,13 +17,6 @@ async function main(): Promise<void> {
   }
   const service = await startService(config);
   const { logger } = service.services;
-  logger.info({ url: service.url, database: config.database.kind }, 'qckeys listening');
-  console.log(`\nqckeys is running: GraphQL at ${service.url}`);
-  if (service.devToken) {
-    console.log('Development admin token for account "demo" (send as "Authorization: Bearer <token>"):');
-    console.log(`\n${service.devToken}\n`);
-  }
-
   // A signal sent to the whole process group reaches the service more than once (npm forwards its
   // own copy; a control group's kill does the same): repeats within the grace period are the same
   // request and must not cut the drain short. Only an interrupt after it forces the exit.
@@ -46,6 +39,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  // announced only once a signal would stop the service cleanly
+  logger.info({ url: service.url, database: config.database.kind }, 'qckeys listening');
+  console.log(`\nqckeys is running: GraphQL at ${service.url}`);
+  if (service.devToken) {
+    console.log('Development admin token for account "demo" (send as "Authorization: Bearer <token>"):');
+    console.log(`\n${service.devToken}\n`);
+  }
 }
 
 main().catch((err: unknown) => {
