@@ -56,14 +56,14 @@ describe('updateApiKeyTeams', () => {
   });
 
   test('removes a team from the keys that have it', async () => {
-    const { a, core, k1, k2, k3 } = await threeKeys();
+    const { a, core, mobile, k1, k2, k3 } = await threeKeys();
     const result = await a.api.bulkTeams({ apiKeyIds: [k1.id, k2.id, k3.id], removeTeamIds: [core] });
     expect(result.updatedCount).toBe(2);
     expect(teamNames(await a.api.get(k1.id))).toEqual([]);
     expect(teamNames(await a.api.get(k3.id))).toEqual(['Mobile']);
     expect(await a.api.get(k2.id)).toEqual(k2);
     const [last] = await a.api.eventsOf(k3.id);
-    expect(last.changes).toEqual({ teams: { from: ['Core', 'Mobile'], to: ['Mobile'] } });
+    expect(last.changes).toEqual({ teams: { from: ['Core', 'Mobile'], to: ['Mobile'] }, teamIds: { from: [core, mobile], to: [mobile] } });
   });
 
   test('adds and removes in one call: one event and one version bump per key', async () => {
@@ -72,7 +72,7 @@ describe('updateApiKeyTeams', () => {
     expect(result.apiKeys.map((k) => [k.name, k.version, teamNames(k)])).toEqual([['k1', 2, ['Mobile']]]);
     const events = await a.api.eventsOf(k1.id);
     expect(events.map((e) => e.type)).toEqual(['TEAMS_CHANGED', 'CREATED']);
-    expect(events[0].changes).toEqual({ teams: { from: ['Core'], to: ['Mobile'] } });
+    expect(events[0].changes).toEqual({ teams: { from: ['Core'], to: ['Mobile'] }, teamIds: { from: [core], to: [mobile] } });
   });
 
   test('addNewTeamNames creates a new team and reuses an existing one case-insensitively', async () => {
@@ -260,7 +260,9 @@ describe('history', () => {
   test('events carry the change: UPDATED names fields, REVOKED keeps the reason', async () => {
     const h = (await historyOf(busy.a.viewer, busy.key.id)).edges.map((e) => e.node);
     expect(h.find((e) => e.type === 'UPDATED')?.changes).toEqual({ name: { from: 'busy', to: 'busier' } });
-    expect(h.find((e) => e.type === 'TEAMS_CHANGED')?.changes).toEqual({ teams: { from: [], to: ['Core'] } });
+    const coreId = (await busy.a.api.get(busy.key.id))?.teams.map((t) => t.id);
+    expect(coreId).toHaveLength(1);
+    expect(h.find((e) => e.type === 'TEAMS_CHANGED')?.changes).toEqual({ teams: { from: [], to: ['Core'] }, teamIds: { from: [], to: coreId } });
     expect(JSON.stringify(h.find((e) => e.type === 'REVOKED')?.changes)).toContain('done');
   });
 
