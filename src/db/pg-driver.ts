@@ -101,6 +101,9 @@ export class PgDriver implements Driver {
     });
     // an idle connection the server closed (a restart): the pool drops it and opens another when needed
     this.pool.on('error', () => undefined);
+    // a connection lost while a transaction holds it between statements: its next statement fails
+    // (DatabaseUnreachable) and the connection is discarded; the event itself must not crash the process
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.admission = new Admission(options.max, options.waitMs, options.onWaitTimeout);
   }
 

@@ -1,12 +1,13 @@
 import { MAX_OPERATIONS, OTHER_OPERATION } from '../../src/metrics';
-import { startCapturedServer, eventually, type CapturedServer } from './support';
+import { eventually } from '../helpers/eventually';
+import { startTestServer, type TestServer } from '../helpers/server';
 
 // servers start slowly on a busy machine (embedded databases); each test still bounds its own loops
 jest.setTimeout(90_000);
 
 // Structured logs with request id, account, operation and duration (never a secret or token);
 // unexpected errors masked for the client and logged with the request id; Prometheus metrics.
-let server: CapturedServer;
+let server: TestServer;
 let admin: string;
 let verifier: string;
 let secret: string;
@@ -15,7 +16,7 @@ let keyId: string;
 const CREATE = `mutation CreateKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }`;
 
 beforeAll(async () => {
-  server = await startCapturedServer({ LOG_LEVEL: 'debug', USAGE_FLUSH_INTERVAL_MS: '60000' });
+  server = await startTestServer({ LOG_LEVEL: 'debug', USAGE_FLUSH_INTERVAL_MS: '60000' }, { captureLogs: true });
   admin = await server.token({ account: 'acme', roles: ['admin'], sub: 'alice' });
   verifier = await server.token({ account: 'acme', roles: ['verifier'], sub: 'gateway' });
   const channel = await server.post(admin, { query: 'mutation { createChannel(input: { name: "IDE" }) { channel { id } } }' });
@@ -59,7 +60,7 @@ test('a generated request id is returned and logged', async () => {
 });
 
 test('no log line holds a secret, a bearer token or the Idempotency-Key', async () => {
-  const raw = server.raw();
+  const raw = server.rawLogs();
   expect(raw.length).toBeGreaterThan(0);
   expect(raw).not.toContain(secret);
   expect(raw).not.toContain(secret.slice(4, 24));
@@ -110,8 +111,9 @@ test('/metrics reports verification outcomes, usage-buffer depth, pool usage and
   expect(text).toMatch(/^qckeys_usage_buffer_depth \d+$/m);
   expect(text).toMatch(/qckeys_idempotent_requests_total\{result="executed"\} 1/);
   if (server.service.db.kind === 'postgres') {
-    expect(text).toMatch(/qckeys_db_pool_connections\{state="used"\} \d+/);
-    expect(text).toMatch(/qckeys_db_pool_connections\{state="free"\} \d+/);
+    for (const pool of ['requests', 'system']) {
+      for (const state of ['used', 'free', 'pending']) expect(text).toMatch(new RegExp(`qckeys_db_pool_connections\\{pool="${pool}",state="${state}"\\} \\d+`));
+    }
   }
   expect(keyId).toMatch(/^key_/);
 });
