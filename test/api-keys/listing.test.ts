@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import {
   DAY_MS, EVENTS, LIST, expectError, expireInDatabase, keyApi, type ConnectionView, type KeyApi, type KeyView,
 } from './support';
+import { eventually } from '../helpers/eventually';
 
 let server: TestServer;
 let a: SeededAccount;
@@ -73,11 +74,10 @@ beforeAll(async () => {
 
   // a few keys get used, so LAST_USED_AT has values and ties (never used)
   for (const name of ['Omega', 'Alpha build', 'Iota']) await verify(secrets.get(name)!);
-  for (let i = 0; i < 50; i++) {
+  await eventually(async () => {
     live = (await api.list({ first: 100 })).edges.map((e) => e.node);
-    if (live.filter((k) => k.lastUsedAt !== null).length === 3) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return live.filter((k) => k.lastUsedAt !== null).length === 3;
+  }, 5000, 100);
   expect(live.filter((k) => k.lastUsedAt !== null).map((k) => k.name).sort()).toEqual(['Alpha build', 'Iota', 'Omega']);
 
   // another account with a key of the same name, which must never show

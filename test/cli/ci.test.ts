@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { TEST_JWT_SECRET, startTestServer, type TestServer } from '../helpers/server';
 import { buildCli, type Cli, type CliKey, type CliList } from './run';
+import { eventually } from '../helpers/eventually';
 
 // every test spawns several CLI processes: allow for a loaded CI machine
 jest.setTimeout(90_000);
@@ -168,11 +169,7 @@ describe('usage', () => {
       series: { key: string; label: string; total: number; valid: number; rejected: number; points: { start: string; total: number }[] }[] };
     const args = ['usage', '--by', 'channel', '--from', 'now-1h', '--to', 'now+1h', '--granularity', 'hour'];
     let report: Report | undefined;
-    for (let i = 0; i < 40; i++) {
-      report = await cli.json<Report>(args);
-      if (report.total >= 3) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(async () => (report = await cli.json<Report>(args)).total >= 3, 4000, 100);
     expect(report).toMatchObject({ groupBy: 'CHANNEL', granularity: 'HOUR', total: 3 });
     const byLabel = Object.fromEntries((report as Report).series.map((s) => [s.label, s]));
     expect(byLabel.IDE).toMatchObject({ key: acme.channels.ide.id, total: 2, valid: 2, rejected: 0 });

@@ -1,72 +1,19 @@
 // Three stateless replicas on one PostgreSQL database, under concurrent mutations and
 // verifications: every replica answers the same, and no verification goes uncounted.
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { signToken } from '../../src/auth/tokens';
 import type { Role } from '../../src/auth/principal';
+import { childToken, gqlAt, startChildServer, verifyAt, type ChildServer } from '../helpers/child-server';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database';
-import { TEST_JWT_SECRET } from '../helpers/server';
+import { eventually } from '../helpers/eventually';
 
-const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const ACCOUNT = 'scale-co';
 
-interface Replica { baseUrl: string; child: ChildProcess; exited: Promise<number | null> }
+const startReplica = (databaseUrl: string, migrate: boolean) =>
+  startChildServer({ DATABASE_URL: databaseUrl, MIGRATE_ON_START: migrate ? 'true' : 'false', USAGE_FLUSH_INTERVAL_MS: '100' }, 60_000);
 
-async function startReplica(databaseUrl: string, migrate: boolean): Promise<Replica> {
-  const child = spawn(TSX, ['src/server.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test',
-      PORT: '0', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent',
-      MIGRATE_ON_START: migrate ? 'true' : 'false', USAGE_FLUSH_INTERVAL_MS: '100',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  let output = '';
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`replica did not start:\n${output}`)), 60_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      output += d.toString();
-      const m = /GraphQL at (http:\/\/\S+)\/graphql/.exec(output);
-      if (m) { clearTimeout(timer); resolve(m[1].replace('localhost', '127.0.0.1')); }
-    });
-    child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`replica exited (${code}):\n${output}`)); });
-  });
-  return { baseUrl, child, exited };
-}
-
-const token = (roles: Role[], sub = 'scale-tester') =>
-  signToken({ secret: TEST_JWT_SECRET, account: ACCOUNT, roles, subject: sub, ttl: '1h' });
-
-async function gql<T>(replica: Replica, bearer: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${replica.baseUrl}/graphql`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown[] };
-  if (res.status !== 200 || body.errors?.length) throw new Error(`GraphQL failed (${res.status}): ${JSON.stringify(body.errors)}`);
-  return body.data as T;
-}
-
-async function verify(replica: Replica, bearer: string, key: string): Promise<{ valid: boolean; code: string }> {
-  const res = await fetch(`${replica.baseUrl}/v1/keys/verify`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify({ key }),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { valid: boolean; code: string };
-}
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > end) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const token = (roles: Role[]) => childToken({ account: ACCOUNT, roles, sub: 'scale-tester' });
+const gql = <T>(replica: ChildServer, bearer: string, query: string, variables: Record<string, unknown> = {}) =>
+  gqlAt<T>(replica.baseUrl, bearer, query, variables);
+const verify = (replica: ChildServer, bearer: string, key: string) => verifyAt(replica.baseUrl, bearer, key);
 
 const LISTING = `{ apiKeys(first: 100, orderBy: { field: NAME, direction: ASC }) {
   totalCount edges { node { id name version status teams { name } } } } }`;
@@ -76,7 +23,7 @@ const describeOnServer = serverUrl() ? describe : describe.skip;
 describeOnServer('three replicas on one PostgreSQL database', () => {
   jest.setTimeout(180_000);
   let database: TestDatabase;
-  const replicas: Replica[] = [];
+  const replicas: ChildServer[] = [];
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -86,8 +33,7 @@ describeOnServer('three replicas on one PostgreSQL database', () => {
   });
 
   afterAll(async () => {
-    for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGTERM');
-    await Promise.all(replicas.map((r) => r.exited));
+    await Promise.all(replicas.map((r) => r.stop()));
     await database?.drop();
   });
 
@@ -136,9 +82,7 @@ describeOnServer('three replicas on one PostgreSQL database', () => {
     const expected = { [keys[0].secret]: 'REVOKED', [keys[8].secret]: 'NOT_FOUND', [keys[9].secret]: 'NOT_FOUND', [keys[1].secret]: 'VALID' };
     for (const r of replicas) {
       for (const [secret, code] of Object.entries(expected)) {
-        const answer = await eventually(() => verify(r, verifier, secret), (a) => a.code === code, 3000);
-        sent++;
-        expect(answer.code).toBe(code);
+        await eventually(async () => { sent++; return (await verify(r, verifier, secret)).code === code; }, 3000, 100);
       }
     }
     const listings = await Promise.all(replicas.map((r) => gql(r, viewer, LISTING)));
@@ -153,10 +97,8 @@ describeOnServer('three replicas on one PostgreSQL database', () => {
     const from = new Date(Date.now() - 2 * 3_600_000).toISOString();
     const to = new Date(Date.now() + 3_600_000).toISOString();
     const usageQuery = 'query($f: UsageFilter!) { usage(filter: $f, groupBy: API_KEY, granularity: HOUR) { total } }';
-    const totals = await Promise.all(replicas.map((r) => eventually(
-      () => gql<{ usage: { total: number } }>(r, viewer, usageQuery, { f: { from, to } }),
-      (u) => u.usage.total >= sent, 5000,
-    )));
-    for (const t of totals) expect(t.usage.total).toBe(sent);
+    const totalOn = async (r: ChildServer) => (await gql<{ usage: { total: number } }>(r, viewer, usageQuery, { f: { from, to } })).usage.total;
+    await Promise.all(replicas.map((r) => eventually(async () => (await totalOn(r)) >= sent, 5000, 100)));
+    for (const r of replicas) expect(await totalOn(r)).toBe(sent);
   });
 });

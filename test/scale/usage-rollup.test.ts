@@ -1,6 +1,5 @@
 // Reports by channel or cloud read a daily roll-up for whole days: they must add up to exactly
 // what the hourly rows hold, however those rows were written, changed or pruned.
-import { bucketStart } from '../../src/modules/usage/model';
 import type { UsageGranularity } from '../../src/generated/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -13,7 +12,7 @@ interface HourlyRow { hour: number; key: string; channel: string; cloud: string;
 let server: TestServer;
 let viewer: string;
 const rows: HourlyRow[] = [];
-// a Sunday-to-Thursday span across a month boundary, so weeks and months split it
+// a Sunday-to-Thursday span, so weeks split it
 const start = Date.UTC(2026, 9, 25);
 
 beforeAll(async () => {
@@ -56,14 +55,27 @@ async function report(groupBy: 'CHANNEL' | 'CLOUD', granularity: UsageGranularit
   return data.usage;
 }
 
+/**
+ * The start of the bucket a time falls in, written out for the span the rows cover (Sunday 25 to
+ * Thursday 29 October 2026, UTC): weeks start on Mondays, so the Sunday is in the week of the 19th.
+ */
+function bucketOf(time: number, granularity: UsageGranularity): number {
+  const day = Math.floor((time - start) / DAY);
+  if (day < 0 || day > 4) throw new Error(`${new Date(time).toISOString()} is outside the rows' span`);
+  if (granularity === 'HOUR') return Math.floor(time / HOUR) * HOUR;
+  if (granularity === 'DAY') return start + day * DAY;
+  if (granularity === 'WEEK') return day === 0 ? Date.UTC(2026, 9, 19) : Date.UTC(2026, 9, 26);
+  return Date.UTC(2026, 9, 1);
+}
+
 function expected(groupBy: 'CHANNEL' | 'CLOUD', granularity: UsageGranularity, from: number, to: number, channelIds: string[] | null) {
-  const first = bucketStart(new Date(from), granularity).getTime();
+  const first = bucketOf(from, granularity);
   const sums = new Map<string, Map<number, { valid: number; rejected: number }>>();
   for (const r of rows) {
     if (r.hour < first || r.hour >= to) continue;
     if (channelIds && !channelIds.includes(r.channel)) continue;
     const key = groupBy === 'CHANNEL' ? r.channel : r.cloud;
-    const bucket = bucketStart(new Date(r.hour), granularity).getTime();
+    const bucket = bucketOf(r.hour, granularity);
     const byBucket = sums.get(key) ?? new Map<number, { valid: number; rejected: number }>();
     const s = byBucket.get(bucket) ?? { valid: 0, rejected: 0 };
     s.valid += r.valid;

@@ -2,7 +2,8 @@ import { generateSecret } from '../../src/modules/api-keys/secrets';
 import { metricDelta } from '../helpers/metrics';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { eventually, verifyGraphQL, verifyRest } from '../verification/verify';
+import { eventually } from '../helpers/eventually';
+import { verifyGraphQL, verifyRest } from '../verification/verify';
 import { byLabel, usage, type Filter, type Report } from './report';
 
 const HOUR = 3_600_000;

@@ -4,7 +4,7 @@ import { metricValue } from '../helpers/metrics';
 import { serverUrl } from '../helpers/database';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { eventually } from '../verification/verify';
+import { eventually } from '../helpers/eventually';
 import { usage } from './report';
 
 let server: TestServer;

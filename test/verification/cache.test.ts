@@ -4,7 +4,8 @@ import type { VerifiableKey } from '../../src/modules/verification/model';
 import { serverUrl } from '../helpers/database';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { eventually, verifyRest } from './verify';
+import { eventually } from '../helpers/eventually';
+import { verifyRest } from './verify';
 
 const keyOf = (id: string): VerifiableKey => ({
   id, accountId: 'acme', instanceId: 'i', channelId: 'c', developerId: 'd', cloud: 'SALESFORCE', teamIds: [],

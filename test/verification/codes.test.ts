@@ -7,9 +7,13 @@ import { verifyBoth, verifyRest } from './verify';
 let server: TestServer;
 let acme: SeededAccount;
 let globex: SeededAccount;
+// the service's clock, which the tests move forward instead of waiting
+let skewMs = 0;
+const clock = () => Date.now() + skewMs;
+const advance = (ms: number) => { skewMs += ms; };
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({}, { clock });
   acme = await seedAccount(server, 'acme');
   globex = await seedAccount(server, 'globex');
 }, 120_000);
@@ -21,7 +25,6 @@ async function renew(id: string, gracePeriodSeconds = 0): Promise<string> {
   return data.renewApiKey.secret;
 }
 
-/** Counts the key lookups (statements reading secrets) the service sends while `work` runs. */
 /** Database lookups of secrets while `work` ran (the verifier counts each in /metrics). */
 const lookupsDuring = (work: () => Promise<unknown>) => metricDelta(server.baseUrl, 'qckeys_key_lookups_total', {}, work);
 
@@ -35,7 +38,7 @@ describe('VALID', () => {
       channelId: acme.channels.ide.id, teamIds: [expect.any(String)],
     });
     expect(typeof rest.developerId).toBe('string');
-    expect(Date.parse(rest.expiresAt ?? '')).toBeGreaterThan(Date.now());
+    expect(Date.parse(rest.expiresAt ?? '')).toBeGreaterThan(clock());
   });
 
   test('an admin token may verify too', async () => {
@@ -93,14 +96,14 @@ describe('NOT_FOUND', () => {
 describe('EXPIRED, REVOKED, INSTANCE_MISMATCH', () => {
   test('a key past its expiry is EXPIRED', async () => {
     const key = await acme.createKey();
-    await server.knex('api_keys').where({ id: key.id }).update({ expires_at: new Date(Date.now() - 1000) });
+    await server.knex('api_keys').where({ id: key.id }).update({ expires_at: new Date(clock() - 1000) });
     expect(await verifyBoth(server, acme.verifier, key.secret)).toEqual({ valid: false, code: 'EXPIRED', keyId: key.id });
   });
 
   test('a key that expires while cached turns EXPIRED', async () => {
-    const key = await acme.createKey({ expiresAt: new Date(Date.now() + 1500).toISOString() });
+    const key = await acme.createKey({ expiresAt: new Date(clock() + 60_000).toISOString() });
     expect((await verifyBoth(server, acme.verifier, key.secret)).code).toBe('VALID');
-    await new Promise((r) => setTimeout(r, 1600));
+    advance(60_000);
     expect((await verifyBoth(server, acme.verifier, key.secret)).code).toBe('EXPIRED');
   });
 
@@ -120,7 +123,7 @@ describe('EXPIRED, REVOKED, INSTANCE_MISMATCH', () => {
 
   test('revocation wins over expiry, expiry over instance mismatch', async () => {
     const key = await acme.createKey();
-    await server.knex('api_keys').where({ id: key.id }).update({ expires_at: new Date(Date.now() - 1000) });
+    await server.knex('api_keys').where({ id: key.id }).update({ expires_at: new Date(clock() - 1000) });
     expect((await verifyBoth(server, acme.verifier, key.secret, acme.instances.snow.id)).code).toBe('EXPIRED');
     await server.ok(acme.admin, 'mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }', { id: key.id });
     expect((await verifyBoth(server, acme.verifier, key.secret, acme.instances.snow.id)).code).toBe('REVOKED');
@@ -139,10 +142,12 @@ describe('renewal and grace periods', () => {
   test('inside the grace period both secrets work; after it only the new one', async () => {
     const key = await acme.createKey();
     expect((await verifyBoth(server, acme.verifier, key.secret)).code).toBe('VALID');
-    const fresh = await renew(key.id, 2);
+    const fresh = await renew(key.id, 60);
     expect(await verifyBoth(server, acme.verifier, key.secret)).toEqual({ valid: true, code: 'VALID', keyId: key.id });
     expect((await verifyBoth(server, acme.verifier, fresh)).code).toBe('VALID');
-    await new Promise((r) => setTimeout(r, 2100));
+    advance(59_000);
+    expect((await verifyBoth(server, acme.verifier, key.secret)).code).toBe('VALID');
+    advance(1_000);
     expect(await verifyBoth(server, acme.verifier, key.secret)).toEqual({ valid: false, code: 'NOT_FOUND', keyId: null });
     expect((await verifyBoth(server, acme.verifier, fresh)).code).toBe('VALID');
   });

@@ -44,13 +44,3 @@ export async function verifyBoth(server: TestServer, token: string, key: string,
   expect(graphql).toEqual(fromRest);
   return fromRest;
 }
-
-/** Polls `check` until it returns true or `timeoutMs` passes; returns the elapsed time. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
