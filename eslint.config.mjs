@@ -20,7 +20,8 @@ export default tseslint.config(
     },
   },
 
-  // The service's modules depend one way (docs/architecture.md): no import cycles, type-only imports included
+  // The service's modules depend one way (docs/architecture.md): no import cycles (type-only imports,
+  // which this rule skips, are checked by `npm run imports`)
   {
     files: ['src/**/*.ts', 'cli/**/*.ts', 'client/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
     plugins: { 'import-x': importX },

@@ -2,17 +2,16 @@
 // keys, a team's deletion removes it from its keys), and what those operations ask of keys. The
 // catalog modules depend on this file, never on service.ts, which depends on them.
 import type { AccountPrincipal } from '../../auth/principal';
-import type { Context } from '../../context';
 import type { Database } from '../../db/database';
 import type { MutationDb } from '../../db/db';
 import { ALL_ACCOUNTS } from '../../db/tenant';
 import type { TeamRecord } from '../teams/model';
 import type { VerifiableKey } from '../verification/model';
-import { notifyKeysChanged, recordEvents, type NewEvent } from './events';
+import { notifyKeysChanged, recordEvents, type KeyChanges, type NewEvent } from './events';
 import { statusOf, type ApiKeyRecord } from './model';
 import * as store from './store';
 
-export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeysOfDeveloper, lockKeys, recordLastUse } from './store';
+export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeysOfDeveloper, lockKeys } from './store';
 
 /** What an event changed: every field as `{ from, to }` (history's one shape; a key's creation from null). */
 export type Changes = Record<string, { from: unknown; to: unknown }>;
@@ -39,7 +38,7 @@ export const teamNames = (names: ReadonlyMap<string, string>, ids: Iterable<stri
  * keys it revoked, in ID order.
  */
 export async function revokeKeys(
-  ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], reason: string | null, now: Date,
+  keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], reason: string | null, now: Date,
 ): Promise<ApiKeyRecord[]> {
   const revoked = (await store.revokeKeyRows(tx, principal.accountId, keys.filter((k) => !k.revokedAt).map((k) => k.id), reason, now))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -47,16 +46,16 @@ export async function revokeKeys(
   await recordEvents(tx, revoked.map((k) => event(principal, k, 'REVOKED', {
     status: change(was.get(k.id), 'REVOKED'), revokedAt: change(null, now.toISOString()), revocationReason: change(null, reason),
   })), now);
-  await notifyKeysChanged(tx, ctx.app.keyChanges, revoked.map((k) => k.id));
+  await notifyKeysChanged(tx, keyChanges, revoked.map((k) => k.id));
   return revoked;
 }
 
 /** Deletes keys (locked by the caller) in the caller's transaction: their secrets go, one DELETED event each. */
-export async function deleteKeys(ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], now: Date): Promise<ApiKeyRecord[]> {
+export async function deleteKeys(keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], now: Date): Promise<ApiKeyRecord[]> {
   const deleted = (await store.deleteKeyRows(tx, principal.accountId, keys.map((k) => k.id), now)).sort((a, b) => (a.id < b.id ? -1 : 1));
   await store.deleteSecrets(tx, principal.accountId, deleted.map((k) => k.id));
   await recordEvents(tx, deleted.map((k) => event(principal, k, 'DELETED', { deletedAt: change(null, now.toISOString()) })), now);
-  await notifyKeysChanged(tx, ctx.app.keyChanges, deleted.map((k) => k.id));
+  await notifyKeysChanged(tx, keyChanges, deleted.map((k) => k.id));
   return deleted;
 }
 
@@ -66,7 +65,7 @@ export async function deleteKeys(ctx: Context, tx: MutationDb, principal: Accoun
  * of the changed keys.
  */
 export async function recordTeamChanges(
-  ctx: Context, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[],
+  keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[],
   teams: { add: TeamRecord[]; remove: TeamRecord[] }, now: Date,
 ): Promise<string[]> {
   if (keys.length === 0) return [];
@@ -99,7 +98,7 @@ export async function recordTeamChanges(
   await store.addKeyTeams(tx, principal.accountId, adds);
   await store.touchKeys(tx, principal.accountId, changed, now);
   await recordEvents(tx, events, now);
-  await notifyKeysChanged(tx, ctx.app.keyChanges, changed);
+  await notifyKeysChanged(tx, keyChanges, changed);
   return changed;
 }
 

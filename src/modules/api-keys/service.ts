@@ -277,7 +277,7 @@ export async function revokeApiKey(ctx: Context, input: RevokeApiKeyInput): Prom
       throw failedPrecondition(`The key was revoked already${current.revocationReason ? ` (${current.revocationReason})` : ''}; revocation is final`,
         { field: 'input.id', revokedAt: current.revokedAt.toISOString() });
     }
-    const [revoked] = await revokeKeys(ctx, tx, principal, [current], reason, ctx.now());
+    const [revoked] = await revokeKeys(ctx.app.keyChanges, tx, principal, [current], reason, ctx.now());
     return revoked;
   });
 }
@@ -286,7 +286,7 @@ export async function deleteApiKey(ctx: Context, input: DeleteApiKeyInput): Prom
   const principal = requireAdmin(ctx.principal);
   return inTransaction(ctx, async (tx) => {
     const current = await lockKey(tx, principal.accountId, input.id);
-    await deleteKeys(ctx, tx, principal, [current], ctx.now());
+    await deleteKeys(ctx.app.keyChanges, tx, principal, [current], ctx.now());
     return current.id;
   });
 }
@@ -353,7 +353,7 @@ export async function updateApiKeyTeams(
     const add = await resolveTeams(tx, accountId, addTeamIds, addNewTeamNames, 'input.addTeamIds', now);
     const remove = await resolveTeams(tx, accountId, removeTeamIds, [], 'input.removeTeamIds', now);
     // in ID order, as the keys were locked
-    const changed = await recordTeamChanges(ctx, tx, principal, keys, { add, remove }, now);
+    const changed = await recordTeamChanges(ctx.app.keyChanges, tx, principal, keys, { add, remove }, now);
     const apiKeys = changed.length ? await store.keysByIds(tx, accountId, changed.slice(0, BULK_RESULT_LIMIT)) : [];
     return { apiKeys: firstOf(apiKeys), updatedCount: changed.length };
   });
@@ -368,7 +368,7 @@ export async function revokeApiKeys(
   const now = ctx.now();
   return inTransaction(ctx, async (tx) => {
     const keys = await lockSelection(tx, principal.accountId, selection, now);
-    const revoked = await revokeKeys(ctx, tx, principal, keys, reason, now);
+    const revoked = await revokeKeys(ctx.app.keyChanges, tx, principal, keys, reason, now);
     return { revokedCount: revoked.length, alreadyRevokedCount: keys.length - revoked.length, apiKeys: firstOf(revoked) };
   });
 }
@@ -378,7 +378,7 @@ export async function deleteApiKeys(ctx: Context, input: DeleteApiKeysInput): Pr
   const selection = toSelection(input);
   const now = ctx.now();
   return inTransaction(ctx, async (tx) => {
-    const deleted = await deleteKeys(ctx, tx, principal, await lockSelection(tx, principal.accountId, selection, now), now);
+    const deleted = await deleteKeys(ctx.app.keyChanges, tx, principal, await lockSelection(tx, principal.accountId, selection, now), now);
     return { deletedCount: deleted.length, deletedApiKeyIds: firstOf(deleted).map((k) => k.id) };
   });
 }

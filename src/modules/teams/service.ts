@@ -75,7 +75,7 @@ export async function deleteTeam(ctx: Context, input: DeleteTeamInput): Promise<
     const [team] = await store.teamsByIds(tx, accountId, [input.id]);
     if (!team) throw notFound('team', input.id, 'input.id');
     const keys = await lockKeys(tx, accountId, await keyIdsOfTeam(tx, accountId, team.id));
-    await recordTeamChanges(ctx, tx, principal, keys, { add: [], remove: [team] }, ctx.now());
+    await recordTeamChanges(ctx.app.keyChanges, tx, principal, keys, { add: [], remove: [team] }, ctx.now());
     await store.deleteTeamRow(tx, accountId, team.id);
     return team.id;
   });

@@ -2,7 +2,7 @@ import type { Database } from '../../db/database';
 import { ALL_ACCOUNTS } from '../../db/tenant';
 import { ApiError, fromDatabaseError } from '../../errors';
 import type { Clock } from '../../lib/clock';
-import { recordLastUse } from '../api-keys/keys';
+import { recordLastUse } from '../api-keys/store';
 import type { UsageDims } from './model';
 import { addToRollups } from './store';
 
