@@ -1,6 +1,7 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { isReader } from '../auth/principal';
 import { forbiddenForVerifier } from '../auth/verifier-reads';
@@ -9,6 +10,7 @@ import { ApiError, formattedError, fromDatabaseError, statusOf } from '../errors
 import type { Metrics } from '../metrics';
 import { usagePointsOf } from '../modules/usage/cost';
 import { buildResolvers, loadTypeDefs } from '../schema';
+import { JitExecutor } from './executor';
 
 /** Masks what the client must not see (SQL, tables, stacks) and keeps the contract's codes. */
 function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
@@ -109,7 +111,7 @@ function usagePointsLimit(maxPoints: number): ApolloServerPlugin<Context> {
   };
 }
 
-/** The GraphQL server: the schema, its limits, error masking and the plugins above. */
+/** The GraphQL server: the schema, its executor, its limits, error masking and the plugins above. */
 export async function createApollo(services: AppServices, metrics: Metrics): Promise<ApolloServer<Context>> {
   const { config } = services;
   const armor = new ApolloArmor({
@@ -121,9 +123,9 @@ export async function createApollo(services: AppServices, metrics: Metrics): Pro
     maxDirectives: { n: 50 },
     blockFieldSuggestion: { enabled: config.production },
   }).protect();
+  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: buildResolvers() as never });
   const apollo = new ApolloServer<Context>({
-    typeDefs: loadTypeDefs(),
-    resolvers: buildResolvers() as never,
+    gateway: new JitExecutor(schema).gateway(),
     introspection: config.introspection,
     csrfPrevention: true,
     // the process's own SIGTERM handling drains and stops everything; Apollo's would re-kill the process first
