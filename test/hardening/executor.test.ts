@@ -1,6 +1,7 @@
-// Operations run interpreted (graphql-js) the first time a document is seen and compiled
-// (graphql-jit) from the second: clients must not be able to tell which. Each document here is
-// sent three times and every answer, status and body, must be the first one's.
+// Operations run compiled by graphql-jit (src/http/executor.ts), kept with their parsed document:
+// answers and errors are graphql-js's, written out here, and a document compiled once answers the
+// same every time. Each document is sent three times and every answer, status and body, must be
+// the first one's.
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
