@@ -8,7 +8,7 @@
 //
 // Environment: DRILL_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres, where the
 // drill makes a database of its own and drops it after), DRILL_SECONDS (default 24).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -68,8 +68,16 @@ function postgresCluster(): { version: string; name: string } {
   return { version, name: 'main' };
 }
 
+/**
+ * Runs a command without blocking the drill: the probes and loads must go on while PostgreSQL
+ * restarts, or nothing would be seen of the outage.
+ */
+function run(command: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
+  return new Promise((resolve) => execFile(command, args, { encoding: 'utf8' }, (err, _stdout, stderr) => resolve({ ok: !err, stderr })));
+}
+
 async function pgReady(): Promise<boolean> {
-  return spawnSync('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-q']).status === 0;
+  return (await run('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-q'])).ok;
 }
 
 async function main(): Promise<void> {
@@ -168,8 +176,8 @@ async function main(): Promise<void> {
       await sleep(SECONDS * 1000 * RESTART_AT);
       const cluster = postgresCluster();
       const from = elapsed();
-      const restart = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'restart', '-m', 'fast'], { encoding: 'utf8' });
-      if (restart.status !== 0) throw new Error(`pg_ctlcluster restart failed: ${restart.stderr}`);
+      const restart = await run('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'restart', '-m', 'fast']);
+      if (!restart.ok) throw new Error(`pg_ctlcluster restart failed: ${restart.stderr}`);
       while (!(await pgReady())) await sleep(50);
       pgDown = { from, to: elapsed() };
       await sleep(SECONDS * 1000 * (KILL_AT - RESTART_AT));
