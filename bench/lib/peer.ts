@@ -102,8 +102,8 @@ export function peerVariables(
   const f = (variables.filter ?? {}) as ServiceFilter;
   const and: Record<string, unknown>[] = [{ accountId: { equalTo: account } }, { deletedAt: { isNull: true } }];
   if (f.search !== undefined) and.push({ name: { includesInsensitive: f.search } });
-  if (f.teamIds) and.push({ apiKeyTeamsByApiKeyId: { some: { teamId: { in: f.teamIds } } } });
-  if (f.withoutTeam !== undefined) and.push({ apiKeyTeamsByApiKeyIdExist: !f.withoutTeam });
+  if (f.teamIds) and.push({ apiKeyTeamsByAccountIdAndApiKeyId: { some: { teamId: { in: f.teamIds } } } });
+  if (f.withoutTeam !== undefined) and.push({ apiKeyTeamsByAccountIdAndApiKeyIdExist: !f.withoutTeam });
   if (f.developerIds) and.push({ developerId: { in: f.developerIds } });
   if (f.channelIds) and.push({ channelId: { in: f.channelIds } });
   if (f.instanceIds) and.push({ instanceId: { in: f.instanceIds } });
