@@ -47,7 +47,7 @@ export type ApiKey = Node & {
   id: Scalars['ID']['output'];
   /** The instance whose data the key may reach. */
   instance: Instance;
-  /** When the key was last presented for verification. */
+  /** When the key was last presented for verification, to the minute: a later use is recorded once it is at least a minute after the one recorded (null: never). */
   lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Name, unique per instance among keys not deleted (case-insensitive). */
   name: Scalars['String']['output'];

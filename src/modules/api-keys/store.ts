@@ -403,20 +403,31 @@ export async function channelsInUse(db: Db, accountId: string, instanceId: strin
 /** Names of keys by ID, deleted keys included (their usage stays). */
 export const keyNames = (db: Db, accountId: string, ids: readonly string[]): Promise<Map<string, string>> => namesByIds(db, 'api_keys', accountId, ids);
 
+/** How far a key's last use must move before it is written again (`ApiKey.lastUsedAt`'s resolution). */
+export const LAST_USE_RESOLUTION = '1 minute';
+
 /**
- * Moves the keys' last use forward (never back) to the times given. The keys are locked in ID
- * order first, as every change of many keys locks them: the update alone would lock them in its
- * plan's order, and could deadlock with such a change.
+ * Moves the keys' last use forward (never back) to the times given, when by `LAST_USE_RESOLUTION`
+ * or more. The keys are locked in ID order first, as every change of many keys locks them: the
+ * update alone would lock them in its plan's order, and could deadlock with such a change.
  */
 export async function recordLastUse(db: Db, lastUse: ReadonlyMap<string, Date>): Promise<void> {
   if (lastUse.size === 0) return;
-  const ids = [...lastUse.keys()];
-  await db.rows(qb.raw('select 1 from api_keys where id = any(?::text[]) order by id for no key update', [ids]));
+  const used = [[...lastUse.keys()], [...lastUse.values()].map((t) => t.toISOString())];
+  // only the keys whose last use moves by a minute or more are locked and written: a key in
+  // steady use costs one write a minute, not one a flush
+  const due = await db.rows<{ id: string }>(qb.raw(
+    `select k.id from api_keys k join unnest(?::text[], ?::timestamptz[]) as x(id, at) on k.id = x.id
+     where k.last_used_at is null or k.last_used_at <= x.at - ?::interval
+     order by k.id for no key update of k`,
+    [...used, LAST_USE_RESOLUTION],
+  ));
+  if (due.length === 0) return;
   await db.execute(qb.raw(
     `update api_keys set last_used_at = x.at
      from unnest(?::text[], ?::timestamptz[]) as x(id, at)
-     where api_keys.id = x.id and (api_keys.last_used_at is null or api_keys.last_used_at < x.at)`,
-    [ids, [...lastUse.values()].map((t) => t.toISOString())],
+     where api_keys.id = x.id and api_keys.id = any(?::text[])`,
+    [...used, due.map((r) => r.id)],
   ));
 }
 
