@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import type { Statement } from './driver';
+import { ALL_ACCOUNTS, type Tenant } from './tenant';
 
 /**
  * The query builder of the stores: knex without a connection, used only to write SQL
@@ -44,8 +45,15 @@ export interface MutationDb extends Db {
   afterCommit(wait: () => Promise<unknown>): void;
 }
 
+/** Rows by ID from a table with `id` and `account_id`: of the tenant's account, or of any for ALL_ACCOUNTS. */
+export function byIds(table: string, tenant: Tenant, ids: readonly string[]): Knex.QueryBuilder {
+  const q = qb(table).whereRaw('id = any(?::text[])', [[...ids]]);
+  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
+  return q;
+}
+
 /** Names of an account's rows by ID, from a table with `id`, `account_id` and `name`. */
 export async function namesByIds(db: Db, table: string, accountId: string, ids: readonly string[]): Promise<Map<string, string>> {
-  const rows = await db.rows<{ id: string; name: string }>(qb(table).where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]]).select('id', 'name'));
+  const rows = await db.rows<{ id: string; name: string }>(byIds(table, accountId, ids).select('id', 'name'));
   return new Map(rows.map((r) => [r.id, r.name]));
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { namesByIds, prepared, qb, type Db } from '../../db/db';
+import { byIds, namesByIds, prepared, qb, type Db } from '../../db/db';
 import { ALL_ACCOUNTS, type Tenant } from '../../db/tenant';
 import type { ApiKeyOrderField, ApiKeyStatus, Cloud, OrderDirection } from '../../generated/graphql';
 import type { PageRequest } from '../../lib/connection';
@@ -265,9 +265,7 @@ export async function deleteKeyRows(db: Db, accountId: string, ids: readonly str
 
 /** Live keys by ID, of the tenant's account. */
 export async function keysByIds(db: Db, tenant: Tenant, ids: readonly string[]): Promise<ApiKeyRecord[]> {
-  const q = qb('api_keys').whereRaw('id = any(?::text[])', [[...ids]]).whereNull('deleted_at');
-  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
-  return records(db, q);
+  return records(db, byIds('api_keys', tenant, ids).whereNull('deleted_at'));
 }
 
 /** Live keys of the account, locked for update, in ID order (so concurrent bulk changes cannot deadlock). */

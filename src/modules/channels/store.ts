@@ -1,5 +1,5 @@
-import { namesByIds, qb, type Db } from '../../db/db';
-import { ALL_ACCOUNTS, type Tenant } from '../../db/tenant';
+import { byIds, namesByIds, qb, type Db } from '../../db/db';
+import type { Tenant } from '../../db/tenant';
 import type { ChannelRecord } from './model';
 
 export interface ChannelRow { id: string; account_id: string; name: string; created_at: Date | string }
@@ -16,9 +16,7 @@ export async function listChannels(db: Db, accountId: string): Promise<ChannelRe
 
 /** Channels by ID, of the tenant's account. */
 export async function channelsByIds(db: Db, tenant: Tenant, ids: readonly string[]): Promise<ChannelRecord[]> {
-  const q = qb('channels').whereRaw('id = any(?::text[])', [[...ids]]);
-  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
-  return (await db.rows<ChannelRow>(q)).map(toChannelRecord);
+  return (await db.rows<ChannelRow>(byIds('channels', tenant, ids))).map(toChannelRecord);
 }
 
 export async function channelNameTaken(db: Db, accountId: string, name: string): Promise<boolean> {

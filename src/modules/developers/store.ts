@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { namesByIds, qb, type Db } from '../../db/db';
+import { byIds, namesByIds, qb, type Db } from '../../db/db';
 import { ALL_ACCOUNTS, type Tenant } from '../../db/tenant';
 import { newId } from '../../lib/ids';
 import { likePattern } from '../../lib/validate';
@@ -40,9 +40,7 @@ export async function countDevelopers(db: Db, accountId: string, instanceId: str
 
 /** Developers by ID, of the tenant's account. */
 export async function developersByIds(db: Db, tenant: Tenant, ids: readonly string[]): Promise<DeveloperRecord[]> {
-  const q = qb('developers').whereRaw('id = any(?::text[])', [[...ids]]);
-  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
-  return (await db.rows<DeveloperRow>(q)).map(toDeveloperRecord);
+  return (await db.rows<DeveloperRow>(byIds('developers', tenant, ids))).map(toDeveloperRecord);
 }
 
 export async function instanceIdsOfDevelopers(db: Db, tenant: Tenant, developerIds: readonly string[]): Promise<{ developerId: string; instanceId: string }[]> {

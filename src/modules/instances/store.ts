@@ -1,4 +1,4 @@
-import { namesByIds, qb, type Db } from '../../db/db';
+import { byIds, namesByIds, qb, type Db } from '../../db/db';
 import { ALL_ACCOUNTS, type Tenant } from '../../db/tenant';
 import type { Cloud } from '../../generated/graphql';
 import type { InstanceRecord } from './model';
@@ -20,9 +20,7 @@ export async function listInstances(db: Db, accountId: string, cloud: Cloud | nu
 
 /** Instances by ID, of the tenant's account. */
 export async function instancesByIds(db: Db, tenant: Tenant, ids: readonly string[]): Promise<InstanceRecord[]> {
-  const q = qb('instances').whereRaw('id = any(?::text[])', [[...ids]]);
-  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
-  return (await db.rows<InstanceRow>(q)).map(toInstanceRecord);
+  return (await db.rows<InstanceRow>(byIds('instances', tenant, ids))).map(toInstanceRecord);
 }
 
 /** Channel IDs available on each of the account's instances given. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { namesByIds, qb, type Db } from '../../db/db';
-import { ALL_ACCOUNTS, type Tenant } from '../../db/tenant';
+import { byIds, namesByIds, qb, type Db } from '../../db/db';
+import type { Tenant } from '../../db/tenant';
 import { newId } from '../../lib/ids';
 import { likePattern } from '../../lib/validate';
 import type { TeamRecord } from './model';
@@ -30,9 +30,7 @@ export async function countTeams(db: Db, accountId: string, search: string | nul
 
 /** Teams by ID, of the tenant's account. */
 export async function teamsByIds(db: Db, tenant: Tenant, ids: readonly string[]): Promise<TeamRecord[]> {
-  const q = qb('teams').whereRaw('id = any(?::text[])', [[...ids]]);
-  if (tenant !== ALL_ACCOUNTS) q.where({ account_id: tenant });
-  return (await db.rows<TeamRow>(q)).map(toTeamRecord);
+  return (await db.rows<TeamRow>(byIds('teams', tenant, ids))).map(toTeamRecord);
 }
 
 export async function insertTeam(db: Db, r: TeamRecord): Promise<void> {
