@@ -411,21 +411,18 @@ export const LAST_USE_RESOLUTION = '1 minute';
  */
 export async function recordLastUse(db: Db, lastUse: ReadonlyMap<string, Date>): Promise<void> {
   if (lastUse.size === 0) return;
-  const used = [[...lastUse.keys()], [...lastUse.values()].map((t) => t.toISOString())];
   // only the keys whose last use moves by a minute or more are locked and written: a key in
   // steady use costs one write a minute, not one a flush
-  const due = await db.rows<{ id: string }>(qb.raw(
-    `select k.id from api_keys k join unnest(?::text[], ?::timestamptz[]) as x(id, at) on k.id = x.id
+  const due = await db.rows<{ id: string; at: Date }>(qb.raw(
+    `select k.id, x.at from api_keys k join unnest(?::text[], ?::timestamptz[]) as x(id, at) on k.id = x.id
      where k.last_used_at is null or k.last_used_at <= x.at - ?::interval
      order by k.id for no key update of k`,
-    [...used, LAST_USE_RESOLUTION],
+    [[...lastUse.keys()], [...lastUse.values()].map((t) => t.toISOString()), LAST_USE_RESOLUTION],
   ));
   if (due.length === 0) return;
   await db.execute(qb.raw(
-    `update api_keys set last_used_at = x.at
-     from unnest(?::text[], ?::timestamptz[]) as x(id, at)
-     where api_keys.id = x.id and api_keys.id = any(?::text[])`,
-    [...used, due.map((r) => r.id)],
+    'update api_keys set last_used_at = x.at from unnest(?::text[], ?::timestamptz[]) as x(id, at) where api_keys.id = x.id',
+    [due.map((r) => r.id), due.map((r) => new Date(r.at).toISOString())],
   ));
 }
 
