@@ -5,6 +5,7 @@ import path from 'node:path';
 import { buildSchema, parse, validate, visit, type DocumentNode } from 'graphql';
 // (the generated module itself: jest does not map client/index.ts's `.js` imports to .ts)
 import * as client from '../../client/generated/graphql';
+import { ERROR_CODES } from '../../src/errors';
 
 const ROOT = path.resolve(__dirname, '../..');
 const schema = buildSchema(fs.readFileSync(path.join(ROOT, 'schema.graphql'), 'utf8'));
@@ -43,4 +44,11 @@ test('the documents are valid against the schema, and each is exported as <Name>
 test('backward paging: ApiKeys takes last and before and reads the start cursor', () => {
   const printed = JSON.stringify(client.ApiKeysDocument);
   for (const name of ['"last"', '"before"', '"startCursor"', '"hasPreviousPage"']) expect(printed).toContain(name);
+});
+
+test('the client knows the same error codes as the service', () => {
+  // the package carries no server code, so it keeps its own copy of the contract's list
+  const source = fs.readFileSync(path.join(ROOT, 'client/index.ts'), 'utf8');
+  const list = /export const ERROR_CODES = \[([^\]]*)\] as const;/.exec(source)?.[1] ?? '';
+  expect([...list.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1])).toEqual([...ERROR_CODES]);
 });
