@@ -1,6 +1,4 @@
 import http from 'node:http';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { createDurableDatabase, serverUrl, type DurableDatabase } from '../helpers/database';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
@@ -64,22 +62,7 @@ afterEach(async () => {
 });
 
 async function usageTotal(): Promise<number> {
-  const sql = 'select coalesce(sum(valid + rejected), 0)::int as n from usage_hourly';
-  if (database.url) {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    try {
-      return (await client.query<{ n: number }>(sql)).rows[0].n;
-    } finally {
-      await client.end();
-    }
-  }
-  const db = new PGlite(path.join(database.dataDir as string, 'pglite'));
-  try {
-    return (await db.query<{ n: number }>(sql)).rows[0].n;
-  } finally {
-    await db.close();
-  }
+  return (await database.query<{ n: number }>('select coalesce(sum(valid + rejected), 0)::int as n from usage_hourly'))[0].n;
 }
 
 test('SIGTERM: readiness 503 at once, in-flight request finishes, listener closes, usage flushed, exit 0', async () => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { CACHED_TEMPLATE_DIR, ensureTemplate, findTemplate } from '../../src/db/template';
 
@@ -73,19 +74,41 @@ export interface DurableDatabase {
   /** The PostgreSQL URL, or null for the embedded database (under `${dataDir}/pglite`). */
   url: string | null;
   dataDir: string | null;
+  /** Runs SQL as the database's owner; on the embedded database, only while no service has it open. */
+  query<R>(sql: string): Promise<R[]>;
   drop(): Promise<void>;
 }
 
 export async function createDurableDatabase(): Promise<DurableDatabase> {
   if (serverUrl()) {
     const database = await createTestDatabase();
-    return { env: { DATABASE_URL: database.url }, url: database.url, dataDir: null, drop: () => database.drop() };
+    return {
+      env: { DATABASE_URL: database.url }, url: database.url, dataDir: null,
+      async query<R>(sql: string) {
+        const client = new pg.Client({ connectionString: database.url });
+        await client.connect();
+        try {
+          return (await client.query(sql)).rows as R[];
+        } finally {
+          await client.end();
+        }
+      },
+      drop: () => database.drop(),
+    };
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qckeys-durable-'));
   return {
     env: { DATA_DIR: dataDir },
     url: null,
     dataDir,
+    async query<R>(sql: string) {
+      const db = new PGlite(path.join(dataDir, 'pglite'));
+      try {
+        return (await db.query<R>(sql)).rows;
+      } finally {
+        await db.close();
+      }
+    },
     drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }),
   };
 }

@@ -1,8 +1,5 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Worker } from 'node:worker_threads';
-import pg from 'pg';
 import { childToken, createKeyAt, gqlAt, startChildServer, type ChildServer } from '../helpers/child-server';
 import { createDurableDatabase, serverUrl, type DurableDatabase } from '../helpers/database';
 
@@ -24,33 +21,13 @@ const END = Date.UTC(2026, 10, 1);
 let database: DurableDatabase;
 let server: ChildServer;
 
-/** Runs SQL on the test's database, as its owner (the embedded database only while no service has it open). */
-async function sql(text: string): Promise<void> {
-  if (database.url) {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    try {
-      await client.query(text);
-    } finally {
-      await client.end();
-    }
-    return;
-  }
-  const db = new PGlite(path.join(database.dataDir as string, 'pglite'));
-  try {
-    await db.exec(text);
-  } finally {
-    await db.close();
-  }
-}
-
 beforeAll(async () => {
   if (!serverUrl()) return;
   database = await createDurableDatabase();
   // the first start makes and migrates the database; the roll-ups are written while it is stopped
   const first = await startChildServer(database.env, 120_000);
   await first.stop();
-  await sql(`
+  await database.query(`
     insert into usage_hourly (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
     select 'whale', to_timestamp(${END / 1000}) - make_interval(hours => h), 'key_whale_' || k, 'chn_whale_' || (k % 3), 'ins_whale', 'dev_whale_' || (k % 7),
            'SALESFORCE', case when k % 4 = 0 then '{}'::text[] else array['team_whale_' || (k % 5)] end, 3, 1
