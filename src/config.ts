@@ -6,7 +6,8 @@ export class ConfigError extends Error {}
 export type DatabaseTarget =
   // role: what the service's transactions of one account run as (row-level security applies to it); absent: qckeys_app; null: none
   // requestUrl: the login of requests' connections (one that can become nothing but the role); absent: url
-  | { kind: 'postgres'; url: string; role?: string | null; requestUrl?: string }
+  // listenUrl: a direct session to the primary for LISTEN, when url goes through a transaction pooler; absent: url
+  | { kind: 'postgres'; url: string; role?: string | null; requestUrl?: string; listenUrl?: string }
   | { kind: 'pglite'; dataDir: string | null }; // null: in memory
 
 export interface JwtConfig {
@@ -35,6 +36,12 @@ export interface Config {
   /** Longest wait for a free connection before a request gets 503 (overload, not an outage). */
   dbPoolWaitMs: number;
   dbPreparedStatements: boolean;
+  /**
+   * Read replicas of the requests' reads (src/db/replicas.ts): their URLs, the staleness past
+   * which one is out of rotation, how often it is measured, and how long a principal's reads stay
+   * on the primary after its last mutation.
+   */
+  replicas: { urls: string[]; maxLagMs: number; checkMs: number; readYourWritesMs: number };
   /** maxPoints: what one request's usage reports may hold in all (series × buckets). */
   usage: { flushIntervalMs: number; flushSize: number; retentionDays: number; maxPoints: number };
   keyCacheTtlMs: number;
@@ -80,16 +87,23 @@ function text(env: Env, name: string): string | null {
   return raw === undefined || raw.trim() === '' ? null : raw;
 }
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
 function databaseTarget(env: Env, dataDir: string): DatabaseTarget {
   const url = text(env, 'DATABASE_URL');
   if (url === null) return { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
   if (url === 'memory://') return { kind: 'pglite', dataDir: null };
-  if (/^postgres(ql)?:\/\//.test(url)) {
+  if (POSTGRES_URL.test(url)) {
     const target: DatabaseTarget = { kind: 'postgres', url };
     const requestUrl = text(env, 'DATABASE_REQUEST_URL');
     if (requestUrl !== null) {
-      if (!/^postgres(ql)?:\/\//.test(requestUrl)) throw new ConfigError('DATABASE_REQUEST_URL must be postgres://… or postgresql://…');
+      if (!POSTGRES_URL.test(requestUrl)) throw new ConfigError('DATABASE_REQUEST_URL must be postgres://… or postgresql://…');
       target.requestUrl = requestUrl;
+    }
+    const listenUrl = text(env, 'DATABASE_LISTEN_URL');
+    if (listenUrl !== null) {
+      if (!POSTGRES_URL.test(listenUrl)) throw new ConfigError('DATABASE_LISTEN_URL must be postgres://… or postgresql://…');
+      target.listenUrl = listenUrl;
     }
     const role = text(env, 'DATABASE_ROLE');
     if (role === 'none') target.role = null;
@@ -100,6 +114,17 @@ function databaseTarget(env: Env, dataDir: string): DatabaseTarget {
     return target;
   }
   throw new ConfigError('DATABASE_URL must be postgres://…, postgresql://… or memory://');
+}
+
+function replicasConfig(env: Env, database: DatabaseTarget): Config['replicas'] {
+  const urls = (text(env, 'DATABASE_REPLICA_URL') ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '');
+  if (urls.some((u) => !POSTGRES_URL.test(u))) throw new ConfigError('DATABASE_REPLICA_URL must be one or more postgres://… URLs, separated by commas');
+  if (urls.length > 0 && database.kind !== 'postgres') throw new ConfigError('DATABASE_REPLICA_URL needs DATABASE_URL to be a PostgreSQL server');
+  if (urls.length > 16) throw new ConfigError('DATABASE_REPLICA_URL takes at most 16 replicas');
+  const maxLagMs = int(env, 'DATABASE_REPLICA_MAX_LAG_MS', 2000, 100, 600_000);
+  const checkMs = int(env, 'DATABASE_REPLICA_CHECK_MS', 250, 10, 60_000);
+  if (checkMs * 2 > maxLagMs) throw new ConfigError('DATABASE_REPLICA_CHECK_MS must be at most half of DATABASE_REPLICA_MAX_LAG_MS');
+  return { urls, maxLagMs, checkMs, readYourWritesMs: int(env, 'READ_YOUR_WRITES_MS', 5000, 0, 600_000) };
 }
 
 function metricsConfig(env: Env): Config['metrics'] {
@@ -161,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbSystemPoolMax: int(env, 'DB_SYSTEM_POOL_MAX', 4, 1, 1000),
     dbPoolWaitMs: int(env, 'DB_POOL_WAIT_MS', 1000, 10, 600_000),
     dbPreparedStatements: bool(env, 'DB_PREPARED_STATEMENTS', true),
+    replicas: replicasConfig(env, database),
     usage: {
       flushIntervalMs: int(env, 'USAGE_FLUSH_INTERVAL_MS', 500, 10, 60_000),
       flushSize: int(env, 'USAGE_FLUSH_SIZE', 5000, 1, 1_000_000),

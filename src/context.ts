@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Principal } from './auth/principal';
 import type { Config } from './config';
 import type { Database } from './db/database';
+import type { RecentWriters } from './db/replicas';
 import type { RequestTransaction } from './db/request';
 import { ALL_ACCOUNTS, type Tenant } from './db/tenant';
 import type { Clock } from './lib/clock';
@@ -30,6 +31,8 @@ export interface AppServices {
   keyChanges: KeyChanges;
   /** Key counts kept by (account, filter), good while the account's count stamp stays. */
   keyCounts: KeyCounts;
+  /** With read replicas: the principals whose reads stay on the primary after their writes (null: no replicas). */
+  recentWriters: RecentWriters | null;
 }
 
 export function createLoaders(db: RequestTransaction, tenant: Tenant, clock: Clock) {

@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { Database } from './db/database';
+import type { ReplicaState } from './db/replicas';
 import type { UsageRecorder } from './modules/usage/recorder';
 import type { KeyCache } from './modules/verification/cache';
 
@@ -146,6 +147,11 @@ export function createMetrics() {
     help: 'Database lookups of secrets the verification cache did not know, by result (found, unknown, refused: over the principal\'s limit)',
     labelNames: ['result'] as const, registers: [registry],
   });
+  const reads = new client.Counter({
+    name: 'qckeys_db_reads_total',
+    help: 'GraphQL queries with read replicas, by where their reads went: replica, or primary_asked (x-read-primary), primary_after_write (read-your-writes), primary_no_replica (none in rotation)',
+    labelNames: ['target'] as const, registers: [registry],
+  });
   const usageFlushFailures = new client.Counter({
     name: 'qckeys_usage_flush_failures_total', help: 'Usage flushes that failed (their counts kept for the next flush, or dropped per bucket)',
     registers: [registry],
@@ -162,6 +168,7 @@ export function createMetrics() {
     idempotency,
     keyLookups,
     poolWaitTimeouts,
+    reads,
     usageFlushFailures,
     usageBucketsDropped,
     observe(route: string, operation: string, status: number, seconds: number) {
@@ -196,6 +203,21 @@ export function createMetrics() {
             this.set({ pool, state: 'pending' }, waiting);
           }
         } });
+      const replicas = parts.db.replicas;
+      if (replicas) {
+        const gauge = (name: string, help: string, value: (s: ReplicaState) => number | null) => new client.Gauge({
+          name, help, labelNames: ['replica'] as const, registers: [registry],
+          collect() {
+            for (const state of replicas.states()) {
+              const v = value(state);
+              if (v !== null) this.set({ replica: state.name }, v);
+            }
+          },
+        });
+        gauge('qckeys_db_replica_in_rotation', 'Whether the replica takes reads (1) or is out of rotation (0: lagging past DATABASE_REPLICA_MAX_LAG_MS, or unreachable)', (s) => (s.inRotation ? 1 : 0));
+        gauge('qckeys_db_replica_lag_seconds', 'At the last measurement, how old the newest primary write the replica may not have replayed could be', (s) => (s.lagMs === null ? null : s.lagMs / 1000));
+        gauge('qckeys_db_replica_bytes_behind', 'At the last measurement, WAL bytes written on the primary and not yet replayed on the replica', (s) => s.bytesBehind);
+      }
       const statements = { name: 'qckeys_db_statements_total', help: 'SQL statements of the service\'s work by pool (transaction control not counted)', type: 'counter', aggregator: 'sum' };
       registry.registerMetric({
         ...statements,

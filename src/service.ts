@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { createTokenVerifier, signToken } from './auth/tokens';
 import { createApp, type App } from './app';
 import { createDatabase, migrateLatest, type Database } from './db/database';
+import { RECENT_WRITERS_CHANNEL, RecentWriters } from './db/replicas';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { systemClock, type Clock } from './lib/clock';
@@ -38,6 +39,19 @@ export interface ServiceOptions {
   clock?: Clock;
 }
 
+/**
+ * With read replicas: their lag measured from now on, and the principals that wrote, here or in
+ * any other process (heard over LISTEN), kept for read-your-writes. When notifications may have
+ * been missed, every principal reads from the primary for one window.
+ */
+async function startReadRouting(db: Database, windowMs: number): Promise<RecentWriters | null> {
+  if (!db.replicas) return null;
+  const writers = new RecentWriters(windowMs);
+  await db.listen(RECENT_WRITERS_CHANNEL, { onMessage: (key) => writers.wrote(key), onReset: () => writers.everyone() });
+  await db.replicas.start();
+  return writers;
+}
+
 /** Wires database, caches, buffers and the HTTP app together and starts listening. */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const logger = createLogger(config.logLevel, options.logDestination);
@@ -45,7 +59,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const metrics = createMetrics();
   const db = createDatabase({
     target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: config.dbPoolMax, systemPoolMax: config.dbSystemPoolMax,
-    poolWaitMs: config.dbPoolWaitMs, preparedStatements: config.dbPreparedStatements,
+    poolWaitMs: config.dbPoolWaitMs, preparedStatements: config.dbPreparedStatements, replicas: config.replicas,
     onPoolWaitTimeout: (pool) => metrics.poolWaitTimeouts.inc({ pool }),
   });
   if (config.migrateOnStart) {
@@ -91,7 +105,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     logger,
     onResult: (result) => metrics.idempotency.inc({ result }),
   });
-  const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges, keyCounts: new KeyCounts() };
+  const recentWriters = await startReadRouting(db, config.replicas.readYourWritesMs);
+  const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges, keyCounts: new KeyCounts(), recentWriters };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
   const listen = (server: http.Server, port: number) => new Promise<void>((resolve, reject) => {

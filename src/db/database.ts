@@ -9,6 +9,7 @@ import { migrate, migrationConfig } from './migrations';
 import { PgDriver, types } from './pg-driver';
 import { openPglite, pgliteKnex, pgliteKnexConfig } from './pglite';
 import { PgliteDriver } from './pglite-driver';
+import { ReplicaSet, type ReplicaOptions } from './replicas';
 import { inOwnTransaction, RequestTransaction } from './request';
 import { ALL_ACCOUNTS, APP_ROLE, scopeSql, SYSTEM_ROLE, type ScopeRoles, type Tenant } from './tenant';
 import { memoryFs, seedDataDir } from './template';
@@ -30,7 +31,9 @@ export interface DatabaseOptions {
    * (src/db/template.ts). Absent: the built or cached template, if usable; null: none.
    */
   template?: string | null;
-  onPoolWaitTimeout?: (pool: 'requests' | 'system') => void;
+  /** Read replicas of the requests' reads (on a server only): their URLs and staleness bound. */
+  replicas?: ReplicaOptions & { urls: string[] };
+  onPoolWaitTimeout?: (pool: 'requests' | 'system' | 'replica') => void;
 }
 
 /** Called with each notification's payload; `onReset` when notifications may have been missed. */
@@ -45,8 +48,15 @@ export interface Database {
   roles: ScopeRoles;
   /** knex as the connecting user, unscoped: migrations, the usage partitions' DDL (src/modules/usage/partitions.ts), scripts and tests. The service's own statements go through the methods below. */
   knex: Knex;
-  /** A GraphQL request's view of the database, scoped to the tenant (src/db/request.ts). */
+  /**
+   * A GraphQL request's view of the database, scoped to the tenant (src/db/request.ts): on the
+   * primary, unless it is sent to a read replica before its first statement.
+   */
   request(tenant: Tenant): RequestTransaction;
+  /** The read replicas and their measured lag; null without DATABASE_REPLICA_URL. */
+  replicas: ReplicaSet | null;
+  /** NOTIFY on the primary, outside any request's transaction. */
+  notify(channel: string, payload: string): Promise<void>;
   /** Runs `work` in a transaction of its own scoped to the tenant: all of it is written or none. */
   transaction<T>(tenant: Tenant, work: (db: MutationDb) => Promise<T>): Promise<T>;
   /**
@@ -58,8 +68,8 @@ export interface Database {
   listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>>;
   /** True when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs: number): Promise<boolean>;
-  /** Each pool's figures: `requests` and `system` on a server, `requests` alone on the embedded database (one connection). */
-  stats(): { requests: PoolStats; system?: PoolStats };
+  /** Each pool's figures: `requests` and `system` on a server (and `replica`, the replicas' together), `requests` alone on the embedded database (one connection). */
+  stats(): { requests: PoolStats; system?: PoolStats; replica?: PoolStats };
   close(): Promise<void>;
 }
 
@@ -73,6 +83,7 @@ interface Engine {
   knex: Knex;
   requests: Driver;
   system: Driver;
+  replicas: ReplicaSet | null;
   listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
@@ -103,17 +114,29 @@ export function knexConfig(target: DatabaseTarget, timeoutMs: number): Knex.Conf
 
 function postgresEngine(target: Extract<DatabaseTarget, { kind: 'postgres' }>, options: DatabaseOptions): Engine {
   const statementTimeoutMs = Math.max(options.timeoutMs * 5, 10_000);
-  const driver = (url: string, max: number, pool: 'requests' | 'system') => new PgDriver({
+  const driver = (url: string, max: number, pool: 'requests' | 'system' | 'replica') => new PgDriver({
     url, max, waitMs: options.poolWaitMs ?? 1000, connectTimeoutMs: options.timeoutMs, statementTimeoutMs,
-    applicationName: pool === 'requests' ? 'qckeys' : 'qckeys-system', prepared: options.preparedStatements ?? true,
+    applicationName: pool === 'system' ? 'qckeys-system' : 'qckeys', prepared: options.preparedStatements ?? true,
     onWaitTimeout: () => options.onPoolWaitTimeout?.(pool),
   });
   const knex = knexFactory(postgresKnexConfig(target.url, options.timeoutMs));
+  const system = driver(target.url, options.systemPoolMax ?? 4, 'system');
+  let replicas: ReplicaSet | null = null;
+  if (options.replicas && options.replicas.urls.length > 0) {
+    const { urls, ...bounds } = options.replicas;
+    replicas = new ReplicaSet(urls.map((url) => ({
+      name: replicaName(url),
+      requests: driver(url, options.poolMax, 'replica'),
+      // the measurement waits for nothing else: a busy replica is measured all the same
+      monitor: new PgDriver({ url, max: 1, waitMs: bounds.checkMs, connectTimeoutMs: options.timeoutMs, statementTimeoutMs: bounds.maxLagMs, applicationName: 'qckeys-monitor', prepared: false }),
+    })), async () => (await system.once<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn'))[0].lsn, bounds);
+  }
   return {
     knex,
     requests: driver(target.requestUrl ?? target.url, options.poolMax, 'requests'),
-    system: driver(target.url, options.systemPoolMax ?? 4, 'system'),
-    listen: (channel, handler) => listenPostgres(target.url, options.timeoutMs, channel, handler),
+    system,
+    replicas,
+    listen: (channel, handler) => listenPostgres(target.listenUrl ?? target.url, options.timeoutMs, channel, handler),
     async close() {
       await knex.destroy();
     },
@@ -129,6 +152,7 @@ function pgliteEngine(target: Extract<DatabaseTarget, { kind: 'pglite' }>, optio
     knex,
     requests: driver,
     system: driver,
+    replicas: null,
     async listen(channel, handler) {
       const unlisten = await pglite.listen(channel, handler.onMessage);
       return async () => { await unlisten().catch(() => undefined); };
@@ -154,7 +178,12 @@ export function createDatabase(options: DatabaseOptions): Database {
     kind: target.kind,
     roles,
     knex: engine.knex,
-    request: (tenant) => new RequestTransaction(driverOf(tenant), scope(tenant)),
+    // the platform verifier's reads (across accounts) stay on the primary, with the verification lookups
+    request: (tenant) => new RequestTransaction(driverOf(tenant), scope(tenant), tenant === ALL_ACCOUNTS || !engine.replicas ? undefined : () => engine.replicas?.pick() ?? null),
+    replicas: engine.replicas,
+    async notify(channel, payload) {
+      await engine.system.once(`select pg_notify(${pg.escapeLiteral(channel)}, ${pg.escapeLiteral(payload)})`);
+    },
     transaction: (tenant, work) => inOwnTransaction(driverOf(tenant), scope(tenant), work),
     once: (tenant, text) => driverOf(tenant).once(`${scope(tenant)}; ${text}`),
     async listen(channel, handler) {
@@ -173,13 +202,20 @@ export function createDatabase(options: DatabaseOptions): Database {
     },
     stats: () => (engine.system === engine.requests
       ? { requests: engine.requests.stats() }
-      : { requests: engine.requests.stats(), system: engine.system.stats() }),
+      : { requests: engine.requests.stats(), system: engine.system.stats(), ...engine.replicas && { replica: engine.replicas.stats() } }),
     async close() {
       for (const stop of listeners.splice(0)) await stop();
-      await Promise.all([...new Set([engine.requests, engine.system])].map((d) => d.end()));
+      await engine.replicas?.stop();
+      await Promise.all([...new Set([engine.requests, engine.system, ...engine.replicas?.drivers ?? []])].map((d) => d.end()));
       await engine.close();
     },
   };
+}
+
+/** How a replica is named in /readyz and /metrics: host:port/database, without credentials. */
+function replicaName(url: string): string {
+  const { host, pathname } = new URL(url);
+  return `${host}${pathname}`;
 }
 
 /** LISTEN on a session of its own, reconnecting (after which notifications may have been missed: `onReset`). */

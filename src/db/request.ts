@@ -66,9 +66,31 @@ export class RequestTransaction implements Db {
   private afterCommit: (() => Promise<unknown>)[] = [];
   private statements: Promise<unknown> = Promise.resolve();
   private readonly db: Db;
+  /** True once its reads were sent to a read replica. */
+  private replica = false;
 
-  constructor(private readonly driver: Driver, private readonly setup: string) {
+  /** `replicas`: picks a read replica in rotation, or none (src/db/replicas.ts). */
+  constructor(private driver: Driver, private readonly setup: string, private readonly replicas?: () => Driver | null) {
     this.db = dbOver((s) => this.run(s, false));
+  }
+
+  /** Whether a mutation of the request succeeded (its work is kept if the request commits). */
+  get changed(): boolean {
+    return this.wrote;
+  }
+
+  /**
+   * Sends the request's statements to a read replica in rotation, if there is one: only for a
+   * request that writes nothing (a query operation), before its first statement. Returns
+   * whether it did.
+   */
+  readFromReplica(): boolean {
+    if (this.tx !== null || this.ended || this.replica) return this.replica;
+    const driver = this.replicas?.() ?? null;
+    if (driver === null) return false;
+    this.driver = driver;
+    this.replica = true;
+    return true;
   }
 
   rows<R>(query: Query): Promise<R[]> {
@@ -102,6 +124,7 @@ export class RequestTransaction implements Db {
 
   /** Runs one mutation's work: all of it is written or none. */
   mutation<T>(work: (db: MutationDb) => Promise<T>): Promise<T> {
+    if (this.replica) return Promise.reject(new Error('A request that reads from a replica cannot write'));
     const run = this.mutations.then(() => (this.driver.oneConnection ? inOwnTransaction(this.driver, this.setup, work) : this.inSavepoint(work)));
     this.mutations = run.catch(() => undefined);
     return run.then((result) => {

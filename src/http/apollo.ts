@@ -6,6 +6,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { isReader } from '../auth/principal';
 import { forbiddenForVerifier } from '../auth/verifier-reads';
 import type { AppServices, Context } from '../context';
+import { RecentWriters } from '../db/replicas';
 import { ApiError, formattedError, fromDatabaseError, statusOf } from '../errors';
 import type { Metrics } from '../metrics';
 import { usagePointsOf } from '../modules/usage/cost';
@@ -111,6 +112,38 @@ function usagePointsLimit(maxPoints: number): ApolloServerPlugin<Context> {
   };
 }
 
+/** The header by which a client asks for a query's reads from the primary (`1` or `true`). */
+export const READ_PRIMARY_HEADER = 'x-read-primary';
+/** The header that says where a query's reads went: `primary` or `replica`. */
+export const READ_FROM_HEADER = 'x-read-from';
+
+/**
+ * Where a query's reads go, with read replicas (DATABASE_REPLICA_URL): to a replica in rotation,
+ * unless its principal wrote within READ_YOUR_WRITES_MS (read-your-writes) or the client asked
+ * for the primary. Mutations, and everything else, stay on the primary.
+ */
+function readRouting(services: AppServices, metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue }) {
+      const writers = services.recentWriters;
+      if (writers === null) return {};
+      return {
+        async didResolveOperation({ operation, request, response }) {
+          if (operation?.operation !== 'query') return;
+          const { principal, db } = contextValue;
+          const asked = request.http?.headers.get(READ_PRIMARY_HEADER)?.trim().toLowerCase();
+          let target: 'replica' | 'primary_asked' | 'primary_after_write' | 'primary_no_replica';
+          if (asked === '1' || asked === 'true') target = 'primary_asked';
+          else if (principal.accountId !== null && writers.recent(RecentWriters.key(principal.accountId, principal.subject))) target = 'primary_after_write';
+          else target = db.readFromReplica() ? 'replica' : 'primary_no_replica';
+          metrics.reads.inc({ target });
+          response.http.headers.set(READ_FROM_HEADER, target === 'replica' ? 'replica' : 'primary');
+        },
+      };
+    },
+  };
+}
+
 /** The GraphQL server: the schema, its executor, its limits, error masking and the plugins above. */
 export async function createApollo(services: AppServices, metrics: Metrics): Promise<ApolloServer<Context>> {
   const { config } = services;
@@ -139,7 +172,7 @@ export async function createApollo(services: AppServices, metrics: Metrics): Pro
     // No @cacheControl hints and no HTTP caching of GraphQL: the default cache-control plugin only
     // wrapped every field resolver (a quarter of the CPU of a 50-key listing).
     plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), verifierReads,
-      usagePointsLimit(config.usage.maxPoints), observability(services, metrics)],
+      usagePointsLimit(config.usage.maxPoints), readRouting(services, metrics), observability(services, metrics)],
   });
   await apollo.start();
   return apollo;

@@ -3,6 +3,7 @@ import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Principal } from '../auth/principal';
 import type { TokenVerifier } from '../auth/tokens';
 import { createContext, type AppServices, type Context } from '../context';
+import { RECENT_WRITERS_CHANNEL, RecentWriters } from '../db/replicas';
 import { ALL_ACCOUNTS } from '../db/tenant';
 import { ApiError, errorAnswer, fromDatabaseError, internalError, serviceUnavailable, type HttpAnswer } from '../errors';
 import { HEADER as IDEMPOTENCY_HEADER } from '../modules/idempotency/guard';
@@ -34,6 +35,19 @@ async function readGraphQLBody(req: http.IncomingMessage, limit: number): Promis
 export function graphqlRoute(services: AppServices, apollo: ApolloServer<Context>, tokens: TokenVerifier): GraphQLRoute {
   const { config, logger } = services;
 
+  /**
+   * Read-your-writes with read replicas: the principal's reads go to the primary for a while, in
+   * this process at once and in every other once it hears the notification (sent before the answer).
+   */
+  async function wrote(principal: Principal, requestId: string): Promise<void> {
+    if (services.recentWriters === null || principal.accountId === null) return;
+    const key = RecentWriters.key(principal.accountId, principal.subject);
+    services.recentWriters.wrote(key);
+    await services.db.notify(RECENT_WRITERS_CHANNEL, key).catch((err: unknown) => {
+      logger.warn({ requestId, err: (err as Error).message }, 'other processes could not be told of a write: their reads of this principal may lag');
+    });
+  }
+
   /** Runs the operation; the transaction commits only once the answer is complete, and a lost commit replaces the answer. */
   async function execute(req: http.IncomingMessage, url: URL, body: unknown, principal: Principal, requestId: string): Promise<HttpAnswer> {
     const db = services.db.request(principal.accountId ?? ALL_ACCOUNTS);
@@ -52,7 +66,10 @@ export function graphqlRoute(services: AppServices, apollo: ApolloServer<Context
       throw err;
     }
     const lost = await db.end(true);
-    if (lost === null) return answer;
+    if (lost === null) {
+      if (db.changed) await wrote(principal, requestId);
+      return answer;
+    }
     // the answer reports changes the database did not keep: answer that nothing was written instead
     logger.error({ requestId, err: lost }, 'the request transaction could not be committed');
     const mapped = fromDatabaseError(lost);

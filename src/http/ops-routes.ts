@@ -10,10 +10,18 @@ export function health(res: http.ServerResponse): void {
   send(res, jsonAnswer(200, { status: 'ok' }));
 }
 
-/** `GET /readyz`: 200 while the database answers within a second and no shutdown has begun. */
+/**
+ * `GET /readyz`: 200 while the database answers within a second and no shutdown has begun. With
+ * read replicas, also each one's lag and whether it takes reads (a replica out of rotation does
+ * not make the service unready: its reads go to the primary).
+ */
 export async function readiness(services: AppServices, res: http.ServerResponse, shuttingDown: boolean): Promise<void> {
   const ready = !shuttingDown && (await services.db.ping(1000));
-  send(res, jsonAnswer(ready ? 200 : 503, { status: ready ? 'ready' : shuttingDown ? 'shutting down' : 'database unavailable' }));
+  const replicas = services.db.replicas?.states();
+  send(res, jsonAnswer(ready ? 200 : 503, {
+    status: ready ? 'ready' : shuttingDown ? 'shutting down' : 'database unavailable',
+    ...replicas && { reads: replicas.some((r) => r.inRotation) ? 'replicas' : 'primary', replicas },
+  }));
 }
 
 function bearerMatches(authorization: string | undefined, token: string): boolean {

@@ -5,7 +5,11 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import pg from 'pg';
+import type { Role } from '../../src/auth/principal';
+import { childToken, createKeyAt, startChildServer, type ChildServer } from '../helpers/child-server';
+import { eventually } from '../helpers/eventually';
 import { rigRequested, rigStatus, startRig, type Rig, type RigDatabase } from '../helpers/rig';
+import { concurrentWorkload } from '../helpers/scale-workload';
 
 const describeRig = rigRequested() ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -134,6 +138,153 @@ describeRig('a streaming replica and PgBouncer beside the primary', () => {
       await a.end();
       await b.end();
     }
+  });
+
+  describe('the service with a read replica (DATABASE_REPLICA_URL)', () => {
+    const ACCOUNT = 'replica-co';
+    const MAX_LAG_MS = 3000;
+    let service: RigDatabase;
+    let a: ChildServer;
+    let b: ChildServer;
+    let channelId: string;
+    let instanceId: string;
+
+    const env = (url: string) => ({
+      DATABASE_URL: url, DATABASE_REPLICA_URL: service.replicaUrl, DATABASE_REPLICA_MAX_LAG_MS: String(MAX_LAG_MS),
+      DATABASE_REPLICA_CHECK_MS: '100', READ_YOUR_WRITES_MS: '5000', USAGE_FLUSH_INTERVAL_MS: '100',
+    });
+    /** A GraphQL request through a process: its data and where its reads went. */
+    const ask = async <T>(server: ChildServer, bearer: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${server.baseUrl}/graphql`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}`, ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: T; errors?: unknown[] };
+      if (res.status !== 200 || body.errors) throw new Error(`GraphQL failed (${res.status}): ${JSON.stringify(body.errors)}`);
+      return { data: body.data as T, readFrom: res.headers.get('x-read-from') };
+    };
+    const as = (sub: string, roles: Role[] = ['viewer'], account = ACCOUNT) => childToken({ account, roles, sub });
+    const NAMES = '{ apiKeys(first: 100) { totalCount edges { node { name } } } }';
+    const names = async (server: ChildServer, bearer: string, headers: Record<string, string> = {}) => {
+      const { data, readFrom } = await ask<{ apiKeys: { totalCount: number; edges: { node: { name: string } }[] } }>(server, bearer, NAMES, {}, headers);
+      return { names: data.apiKeys.edges.map((e) => e.node.name), count: data.apiKeys.totalCount, readFrom };
+    };
+    const create = async (server: ChildServer, bearer: string, name: string) => {
+      await ask(server, bearer, 'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } } }',
+        { i: { name, instanceId, channelId, developer: { name: 'Ada' } } });
+    };
+    const readyz = async (server: ChildServer) => {
+      const res = await fetch(`${server.baseUrl}/readyz`);
+      return { status: res.status, body: (await res.json()) as { status: string; reads: string; replicas: { name: string; inRotation: boolean; lagMs: number | null; bytesBehind: number | null; error: string | null }[] } };
+    };
+    const metric = async (server: ChildServer, line: RegExp) => {
+      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+      return Number(line.exec(text)?.[1] ?? NaN);
+    };
+
+    beforeAll(async () => {
+      service = await rig.createDatabase();
+      a = await startChildServer({ ...env(service.primaryUrl), MIGRATE_ON_START: 'true' }, 60_000);
+      b = await startChildServer({ ...env(service.primaryUrl), MIGRATE_ON_START: 'false' }, 60_000);
+      const key = await createKeyAt(a.baseUrl, ACCOUNT);
+      ({ channelId, instanceId } = key);
+      await rig.waitForReplay();
+    }, 180_000);
+
+    afterAll(async () => {
+      await rig.resumeReplay().catch(() => undefined);
+      await a?.stop();
+      await b?.stop();
+      await service?.drop().catch(() => undefined);
+    }, 60_000);
+
+    test('a query reads from the replica, under row-level security, and /readyz and /metrics show its lag and the routing', async () => {
+      const viewer = await as('viewer-1');
+      await eventually(async () => (await names(a, viewer)).readFrom === 'replica', 5000, 50);
+      expect(await names(a, viewer)).toEqual({ names: ['k'], count: 1, readFrom: 'replica' });
+      // another account's principal on the same replica sees nothing of it
+      expect(await names(a, await as('other-viewer', ['viewer'], 'other-co'))).toEqual({ names: [], count: 0, readFrom: 'replica' });
+      // the client can ask for the primary
+      expect((await names(a, viewer, { 'x-read-primary': '1' })).readFrom).toBe('primary');
+
+      const { status, body } = await readyz(a);
+      expect(status).toBe(200);
+      expect(body.reads).toBe('replicas');
+      expect(body.replicas).toEqual([{ name: `127.0.0.1:5433/${service.name}`, inRotation: true, lagMs: expect.any(Number), bytesBehind: expect.any(Number), error: null }]);
+      expect(body.replicas[0].lagMs).toBeLessThan(MAX_LAG_MS);
+      expect(await metric(a, /^qckeys_db_reads_total\{target="replica"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+      expect(await metric(a, /^qckeys_db_reads_total\{target="primary_asked"\} (\d+)$/m)).toBe(1);
+      expect(await metric(a, /^qckeys_db_replica_in_rotation\{replica="[^"]+"\} (\d+)$/m)).toBe(1);
+      expect(await metric(a, /^qckeys_db_replica_lag_seconds\{replica="[^"]+"\} ([\d.e-]+)$/m)).toBeLessThan(MAX_LAG_MS / 1000);
+    });
+
+    test('with replay paused, the creator lists its new key at once through every process; another principal sees it once replay resumes', async () => {
+      const creator = await as('creator', ['admin']);
+      const viewer = await as('viewer-1');
+      await rig.pauseReplay();
+      try {
+        await create(a, creator, 'made while paused');
+        // read-your-writes: this process at once, the other one through its notification
+        expect(await names(a, creator)).toEqual({ names: expect.arrayContaining(['made while paused']), count: 2, readFrom: 'primary' });
+        expect(await names(b, creator)).toEqual({ names: expect.arrayContaining(['made while paused']), count: 2, readFrom: 'primary' });
+        // another principal reads the replica, which has not replayed the key: lag, within the bound
+        expect(await names(a, viewer)).toEqual({ names: ['k'], count: 1, readFrom: 'replica' });
+      } finally {
+        await rig.resumeReplay();
+      }
+      await eventually(async () => {
+        const seen = await names(a, viewer);
+        return seen.readFrom === 'replica' && seen.count === 2;
+      }, 5000, 50);
+    });
+
+    test('a replica held back past the bound is out of rotation: reads go to the primary, and /readyz says so', async () => {
+      const writer = await as('writer-2', ['admin']);
+      const viewer = await as('viewer-1');
+      await rig.pauseReplay();
+      try {
+        await create(a, writer, 'made while held back');
+        await eventually(async () => (await readyz(a)).body.replicas[0].inRotation === false, MAX_LAG_MS + 3000, 100);
+        const { status, body } = await readyz(a);
+        expect(status).toBe(200);
+        expect(body.reads).toBe('primary');
+        expect(body.replicas[0].lagMs).toBeGreaterThan(MAX_LAG_MS);
+        expect(body.replicas[0].bytesBehind).toBeGreaterThan(0);
+        // the viewer gets fresh reads from the primary instead of stale ones
+        expect(await names(a, viewer)).toEqual({ names: expect.arrayContaining(['made while held back']), count: 3, readFrom: 'primary' });
+        expect(await metric(a, /^qckeys_db_reads_total\{target="primary_no_replica"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+        expect(await metric(a, /^qckeys_db_replica_in_rotation\{replica="[^"]+"\} (\d+)$/m)).toBe(0);
+      } finally {
+        await rig.resumeReplay();
+      }
+      await eventually(async () => (await names(a, viewer)).readFrom === 'replica', 5000, 50);
+      expect((await readyz(a)).body.reads).toBe('replicas');
+    });
+  });
+
+  describe('three service processes through PgBouncer (transaction pooling)', () => {
+    let pooled: RigDatabase;
+    const processes: ChildServer[] = [];
+
+    beforeAll(async () => {
+      pooled = await rig.createDatabase();
+      // statements unprepared (PgBouncer 1.18 cannot keep them), LISTEN on a direct session
+      const env = (migrate: boolean) => ({
+        DATABASE_URL: pooled.bouncerUrl, DATABASE_LISTEN_URL: pooled.primaryUrl, DB_PREPARED_STATEMENTS: 'false',
+        MIGRATE_ON_START: migrate ? 'true' : 'false', USAGE_FLUSH_INTERVAL_MS: '100',
+      });
+      processes.push(await startChildServer(env(true), 60_000));
+      processes.push(...await Promise.all([startChildServer(env(false), 60_000), startChildServer(env(false), 60_000)]));
+    }, 180_000);
+
+    afterAll(async () => {
+      await Promise.all(processes.map((p) => p.stop()));
+      await pooled?.drop().catch(() => undefined);
+    }, 60_000);
+
+    test('lose no count and agree on every key within 1 s, with verifications, mutations and listings at once', async () => {
+      await concurrentWorkload(processes, 'pooled-co');
+    }, 180_000);
   });
 
   test('down stops the replica and PgBouncer and removes their directory', async () => {
