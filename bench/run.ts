@@ -1,7 +1,7 @@
 // Benchmarks of the service as its clients use it, against the seeded PostgreSQL on 127.0.0.1 only,
 // each listing beside PostGraphile 5 serving the same tables under the same row-level security.
 //
-// npm run bench [-- GROUP…]   groups: list search filter sort page lookups usage bulk verifyload verify startup (all by default)
+// npm run bench [-- GROUP…]   groups: list search filter sort page lookups usage bulk verifyload verify startup scale (all by default)
 // Environment:
 //   BENCH_DATABASE_URL or DATABASE_URL  the seeded database (default postgres://postgres@127.0.0.1:5432/qckeys_bench)
 //   BENCH_DURATION    seconds of load per server, scenario and connection count (6), split into
@@ -30,7 +30,7 @@ import { SERVER_NODE_FLAGS, startBenchServer, type BenchServer } from './lib/ser
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/qckeys_bench';
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
-const GROUPS = ['list', 'search', 'filter', 'sort', 'page', 'lookups', 'usage', 'bulk', 'verifyload', 'verify', 'startup'] as const;
+const GROUPS = ['list', 'search', 'filter', 'sort', 'page', 'lookups', 'usage', 'bulk', 'verifyload', 'verify', 'startup', 'scale'] as const;
 type Group = (typeof GROUPS)[number];
 const LISTING_GROUPS: Group[] = ['list', 'search', 'filter', 'sort', 'page'];
 
@@ -505,6 +505,20 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
 }
 
 /**
+ * The scale-out bench is bench/scale.ts (its own processes, replica and PgBouncer), run as a
+ * child process on the same database; it prints and writes its own table.
+ */
+async function scaleScenario(url: string): Promise<void> {
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'scale.ts')], {
+      cwd: ROOT, env: { ...process.env, BENCH_DATABASE_URL: url }, stdio: 'inherit',
+    });
+    child.once('exit', resolve);
+  });
+  if (code !== 0) process.exitCode = 1;
+}
+
+/**
  * The verification bench is bench/verify.ts (its own servers: the service and a bare
  * `http.createServer`); it runs as a child process on the same database and its figures are
  * read back from its output.
@@ -625,7 +639,7 @@ async function main(): Promise<void> {
   if (usePeer) ensurePeerInstalled();
   const rows: Row[] = [];
   const ran = new Set<string>();
-  const needsData = [...groups].some((g) => g !== 'startup' && g !== 'verify');
+  const needsData = [...groups].some((g) => g !== 'startup' && g !== 'verify' && g !== 'scale');
   await ensureDatabase(url);
   const db = new pg.Pool({ connectionString: url, max: 2 });
   const version = (await db.query<{ v: string }>('select version() as v')).rows[0].v;
@@ -696,6 +710,7 @@ async function main(): Promise<void> {
   }
   if (groups.has('verify')) await verifyScenario({ url, rows });
   if (groups.has('startup')) await startupScenario({ rows });
+  if (groups.has('scale')) await scaleScenario(url);
   const notRun = [...ops.values()].filter((o) => !ran.has(o.name) && !o.name.includes('without totalCount') && !o.name.includes('paging back'));
   if (groups.size === GROUPS.length && !ONLY && notRun.length) {
     say(`operations not run (single-key changes, outside this benchmark): ${notRun.map((o) => `${o.name} (${o.source})`).join(', ')}`);

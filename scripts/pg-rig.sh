@@ -159,7 +159,8 @@ bouncer_up() {
   # startup parameter, which PgBouncer does not pass on: it is ignored here (set it per role or
   # database on the server). 1.18 has no max_prepared_statements: named prepared statements do
   # not survive a change of server connection.
-  printf '"%s" ""\n' "$DB_USER" >"$DIR/userlist.txt"
+  # the service's requests log in as qckeys_authenticator (made by its migrations)
+  printf '"%s" ""\n' "$DB_USER" qckeys_authenticator >"$DIR/userlist.txt"
   cat >"$DIR/pgbouncer.ini" <<EOF
 [databases]
 * = host=$HOST port=$PRIMARY_PORT

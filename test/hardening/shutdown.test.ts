@@ -1,6 +1,6 @@
 import http from 'node:http';
 import pg from 'pg';
-import { createDurableDatabase, serverUrl, type DurableDatabase } from '../helpers/database';
+import { createDurableDatabase, poolerUrl, serverUrl, type DurableDatabase } from '../helpers/database';
 import { startChildServer, type ChildServer } from '../helpers/child-server';
 import { startTestServer, TEST_JWT_SECRET } from '../helpers/server';
 import { signToken } from '../../src/auth/tokens';
@@ -177,11 +177,20 @@ test('stop() finishes in-flight work, then closes the database pool', async () =
   await expect(server.knex.raw('select 1')).rejects.toThrow();
   if (serverUrl()) {
     const name = new URL(server.database.url).pathname.slice(1);
-    const client = new pg.Client({ connectionString: serverUrl() as string });
+    // through a pooler, the service's connections are the pooler's clients (its server connections stay pooled)
+    const pooler = poolerUrl();
+    const adminConsole = pooler ? new URL(pooler) : null;
+    if (adminConsole) adminConsole.pathname = '/pgbouncer';
+    const client = new pg.Client({ connectionString: adminConsole?.toString() ?? serverUrl() as string });
     await client.connect();
     try {
-      const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = $1 and application_name like 'qckeys%'`, [name]);
-      expect(rows[0].n).toBe(0);
+      if (adminConsole) {
+        const { rows } = await client.query<{ database: string }>('show clients');
+        expect(rows.filter((r) => r.database === name)).toEqual([]);
+      } else {
+        const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = $1 and application_name like 'qckeys%'`, [name]);
+        expect(rows[0].n).toBe(0);
+      }
     } finally {
       await client.end();
     }

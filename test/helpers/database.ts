@@ -27,18 +27,42 @@ export default async function ensureEmbeddedTemplate(): Promise<void> {
   });
 }
 
+/**
+ * A transaction pooler in front of the server (TEST_DATABASE_POOLER_URL, e.g. the PgBouncer of
+ * scripts/pg-rig.sh): the test databases are made on the server, and the service reaches them
+ * through the pooler, as it runs behind PgBouncer.
+ */
+export function poolerUrl(): string | null {
+  const url = process.env.TEST_DATABASE_POOLER_URL;
+  return serverUrl() && url && /^postgres(ql)?:\/\//.test(url) ? url : null;
+}
+
 export interface TestDatabase {
-  /** A DATABASE_URL value for the service. */
+  /** A DATABASE_URL value for the service (through the pooler, with one). */
   url: string;
   /** On a server: the same database as the requests' login, qckeys_authenticator (DATABASE_REQUEST_URL). */
   requestUrl: string | null;
+  /** Through a pooler: the database straight on the server, for LISTEN (DATABASE_LISTEN_URL). */
+  listenUrl: string | null;
   drop(): Promise<void>;
+}
+
+/**
+ * The environment that points the service at a test database: DATABASE_URL and, on a server, the
+ * requests' login; through a pooler, LISTEN's direct session and no prepared statements.
+ */
+export function serviceEnv(database: TestDatabase): Record<string, string> {
+  return {
+    DATABASE_URL: database.url,
+    ...database.requestUrl && { DATABASE_REQUEST_URL: database.requestUrl },
+    ...database.listenUrl && { DATABASE_LISTEN_URL: database.listenUrl, DB_PREPARED_STATEMENTS: 'false' },
+  };
 }
 
 /** A database of its own for one test file: a fresh PostgreSQL database, or in-memory PGlite. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const base = serverUrl();
-  if (!base) return { url: 'memory://', requestUrl: null, drop: async () => undefined };
+  if (!base) return { url: 'memory://', requestUrl: null, listenUrl: null, drop: async () => undefined };
   const name = `qckeys_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
@@ -47,7 +71,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   } finally {
     await admin.end();
   }
-  const url = new URL(base);
+  const direct = new URL(base);
+  direct.pathname = `/${name}`;
+  const pooler = poolerUrl();
+  const url = new URL(pooler ?? base);
   url.pathname = `/${name}`;
   const requestUrl = new URL(url);
   requestUrl.username = 'qckeys_authenticator';
@@ -55,6 +82,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     url: url.toString(),
     requestUrl: requestUrl.toString(),
+    listenUrl: pooler ? direct.toString() : null,
     async drop() {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
@@ -83,7 +111,7 @@ export async function createDurableDatabase(): Promise<DurableDatabase> {
   if (serverUrl()) {
     const database = await createTestDatabase();
     return {
-      env: { DATABASE_URL: database.url }, url: database.url, dataDir: null,
+      env: serviceEnv(database), url: database.url, dataDir: null,
       async query<R>(sql: string) {
         const client = new pg.Client({ connectionString: database.url });
         await client.connect();

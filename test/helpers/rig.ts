@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
-import { serverUrl } from './database';
+import { poolerUrl, serverUrl } from './database';
 
 /**
  * The streaming replica and PgBouncer of scripts/pg-rig.sh, for tests on a PostgreSQL server
@@ -13,9 +13,12 @@ import { serverUrl } from './database';
 
 const SCRIPT = path.resolve(__dirname, '../../scripts/pg-rig.sh');
 
-/** Rig tests run when the PostgreSQL server tests are asked for (TEST_DATABASE_URL). */
+/**
+ * Rig tests run when the PostgreSQL server tests are asked for (TEST_DATABASE_URL), but not in a
+ * run through the rig's own PgBouncer (TEST_DATABASE_POOLER_URL), which they would take down.
+ */
 export function rigRequested(): boolean {
-  return serverUrl() !== null;
+  return serverUrl() !== null && poolerUrl() === null;
 }
 
 function script(command: 'up' | 'down' | 'status', timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {

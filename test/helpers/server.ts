@@ -5,7 +5,7 @@ import { signToken } from '../../src/auth/tokens';
 import type { Role } from '../../src/auth/principal';
 import type { Clock } from '../../src/lib/clock';
 import { startService, type RunningService } from '../../src/service';
-import { createTestDatabase, type TestDatabase } from './database';
+import { createTestDatabase, serviceEnv, type TestDatabase } from './database';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -52,9 +52,8 @@ export async function startTestServer(
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: database.url,
     // on a server, requests connect as the login that can become the app role only, as in production
-    ...(database.requestUrl ? { DATABASE_REQUEST_URL: database.requestUrl } : {}),
+    ...serviceEnv(database),
     // longer than a client's idle connection is kept, so the test's fetch never reuses one the server is closing
     HTTP_KEEP_ALIVE_TIMEOUT_MS: '60000',
     JWT_SECRET: TEST_JWT_SECRET,

@@ -1,13 +1,13 @@
 // Three stateless service processes on one PostgreSQL database, under concurrent mutations and
 // verifications: every process answers the same, and no verification goes uncounted.
 import { startChildServer, type ChildServer } from '../helpers/child-server';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, serverUrl, serviceEnv, type TestDatabase } from '../helpers/database';
 import { concurrentWorkload } from '../helpers/scale-workload';
 
 const ACCOUNT = 'scale-co';
 
-const startProcess = (databaseUrl: string, migrate: boolean) =>
-  startChildServer({ DATABASE_URL: databaseUrl, MIGRATE_ON_START: migrate ? 'true' : 'false', USAGE_FLUSH_INTERVAL_MS: '100' }, 60_000);
+const startProcess = (database: TestDatabase, migrate: boolean) =>
+  startChildServer({ ...serviceEnv(database), MIGRATE_ON_START: migrate ? 'true' : 'false', USAGE_FLUSH_INTERVAL_MS: '100' }, 60_000);
 
 const describeOnServer = serverUrl() ? describe : describe.skip;
 
@@ -19,8 +19,8 @@ describeOnServer('three service processes on one PostgreSQL database', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     // the first applies the migrations; the others start on the migrated schema
-    processes.push(await startProcess(database.url, true));
-    processes.push(...await Promise.all([startProcess(database.url, false), startProcess(database.url, false)]));
+    processes.push(await startProcess(database, true));
+    processes.push(...await Promise.all([startProcess(database, false), startProcess(database, false)]));
   });
 
   afterAll(async () => {

@@ -1,4 +1,4 @@
-import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, serverUrl, serviceEnv, type TestDatabase } from '../helpers/database';
 import { childToken, createKeyAt, gqlAt, startChildServer, verifyAt, type ChildServer } from '../helpers/child-server';
 import { eventually } from '../helpers/eventually';
 
@@ -13,7 +13,7 @@ onServer('two server processes on one PostgreSQL database', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     // a long time to live: only the notification can make B forget the key in time
-    const env = { DATABASE_URL: database.url, KEY_CACHE_TTL_MS: '600000' };
+    const env = { ...serviceEnv(database), KEY_CACHE_TTL_MS: '600000' };
     a = await startChildServer(env);
     b = await startChildServer({ ...env, MIGRATE_ON_START: 'false' });
   }, 60_000);
