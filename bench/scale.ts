@@ -4,7 +4,7 @@
 // Figures are ratios to the first configuration measured in the same run, and the CPU the
 // primary (and the replica) spent per request, read from /proc for their server processes.
 //
-// npm run bench:scale   (also `npm run bench`, group scale)
+// npm run bench:scale [-- processes | flush]   both by default (also `npm run bench`, group scale)
 // Needs root on the machine of the primary (127.0.0.1:5432): it brings up scripts/pg-rig.sh (a
 // replica on 5433, PgBouncer on 6432) when it does not run, and takes it down again afterwards.
 // Environment:
@@ -162,6 +162,10 @@ async function main(): Promise<void> {
   const version = (await admin.query<{ v: string }>('select version() as v')).rows[0].v;
   await admin.end();
 
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((a) => a !== 'processes' && a !== 'flush');
+  if (unknown.length) throw new Error(`unknown part ${unknown.join(', ')}; choose from processes, flush`);
+  const parts = new Set(asked.length ? asked : ['processes', 'flush']);
   const wasUp = (await sh(['status'])).code === 0;
   const up = await sh(['up']);
   if (up.code !== 0) throw new Error(`scripts/pg-rig.sh up failed:\n${up.stderr}${up.stdout}`);
@@ -192,7 +196,7 @@ async function main(): Promise<void> {
   interface Result { config: Configuration; listing: Measured; verification: Measured }
   const results: Result[] = [];
   try {
-    for (const config of CONFIGURATIONS) {
+    for (const config of parts.has('processes') ? CONFIGURATIONS : []) {
       const env = {
         DATABASE_URL: config.pooled ? poolerUrl : url, JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'warn',
         DB_PREPARED_STATEMENTS: String(config.prepared),
@@ -213,26 +217,27 @@ async function main(): Promise<void> {
         await Promise.all(servers.map((s) => s.stop()));
       }
     }
-    const flush = await flushers(url, account, verifyBodies, gateway, keys.map((k) => k.keyId));
+    const flush = parts.has('flush') ? await flushers(url, account, verifyBodies, gateway, keys.map((k) => k.keyId)) : '';
 
-    const base = results[0];
+    const base = results[0] as Result | undefined;
     const ms = (v: number | null) => (v === null ? '-' : v.toFixed(2));
     const failures = (m: Measured) => m.load.non2xx + m.load.errors + m.load.graphqlErrors;
     const table = [
       '| configuration | listing req/s | × 1 process | listing p97.5 ms | primary CPU ms / listing | replica CPU ms / listing | verification req/s | × 1 process | verification p97.5 ms | primary CPU ms / verification | PgBouncer CPU ms / request | failed |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
-      ...results.map((r) => `| ${r.config.name} | ${Math.round(r.listing.load.rps)} | ${(r.listing.load.rps / base.listing.load.rps).toFixed(2)}× | ${r.listing.load.p975.toFixed(1)} `
-        + `| ${ms(r.listing.primaryMsPerRequest)} | ${ms(r.listing.replicaMsPerRequest)} | ${Math.round(r.verification.load.rps)} | ${(r.verification.load.rps / base.verification.load.rps).toFixed(2)}× `
+      ...results.map((r) => `| ${r.config.name} | ${Math.round(r.listing.load.rps)} | ${(r.listing.load.rps / base!.listing.load.rps).toFixed(2)}× | ${r.listing.load.p975.toFixed(1)} `
+        + `| ${ms(r.listing.primaryMsPerRequest)} | ${ms(r.listing.replicaMsPerRequest)} | ${Math.round(r.verification.load.rps)} | ${(r.verification.load.rps / base!.verification.load.rps).toFixed(2)}× `
         + `| ${r.verification.load.p975.toFixed(2)} | ${ms(r.verification.primaryMsPerRequest)} | ${r.listing.poolerMsPerRequest === null ? '-' : `${ms(r.listing.poolerMsPerRequest)} / ${ms(r.verification.poolerMsPerRequest)}`} `
         + `| ${failures(r.listing) + failures(r.verification)} |`),
     ].join('\n');
     const [one, five] = os.loadavg();
     say(`load average at the end: ${one.toFixed(1)} / ${five.toFixed(1)} (1 / 5 min)`);
-    console.log(`\n${table}\n\n${flush}\n`);
+    const tables = [base ? table : '', flush].filter(Boolean).join('\n\n');
+    console.log(`\n${tables}\n`);
     fs.mkdirSync(RESULTS, { recursive: true });
     const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
     const out = path.join(RESULTS, `scale-${stamp}.md`);
-    fs.writeFileSync(out, `# qckeys scale-out, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\n${lines.map((l) => `- ${l}`).join('\n')}\n\n${table}\n\n${flush}\n`);
+    fs.writeFileSync(out, `# qckeys scale-out, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\n${lines.map((l) => `- ${l}`).join('\n')}\n\n${tables}\n`);
     console.log(`written to ${path.relative(process.cwd(), out)}`);
     if (results.some((r) => failures(r.listing) + failures(r.verification) > 0)) process.exitCode = 1;
   } finally {
@@ -247,6 +252,15 @@ async function main(): Promise<void> {
  * 10 ms), and the writes of last_used_at.
  */
 async function flushers(url: string, account: string, bodies: string[], token: string, keyIds: string[]): Promise<string> {
+  const lines: string[] = [];
+  // all on one shard (as before the roll-ups were sharded: every flush on the same rows and lock), then one each
+  for (const sharding of ['all on shard 0', 'shards 0–7, one each'] as const) {
+    lines.push(await flushRun(url, account, bodies, token, keyIds, sharding === 'all on shard 0' ? () => 0 : (i) => i, sharding));
+  }
+  return lines.join('\n\n');
+}
+
+async function flushRun(url: string, account: string, bodies: string[], token: string, keyIds: string[], shardOf: (i: number) => number, sharding: string): Promise<string> {
   const PROCESSES = 8;
   const db = new pg.Pool({ connectionString: url, max: 2 });
   const counted = async () => Number((await db.query<{ n: string }>(
@@ -257,7 +271,7 @@ async function flushers(url: string, account: string, bodies: string[], token: s
   const servers: BenchServer[] = [];
   try {
     for (let i = 0; i < PROCESSES; i++) {
-      servers.push(await startBenchServer({ DATABASE_URL: url, JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'warn', MIGRATE_ON_START: 'false', USAGE_FLUSH_INTERVAL_MS: '100', DB_POOL_MAX: '4' }));
+      servers.push(await startBenchServer({ DATABASE_URL: url, JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'warn', MIGRATE_ON_START: i === 0 ? 'true' : 'false', USAGE_FLUSH_INTERVAL_MS: '100', DB_POOL_MAX: '4', USAGE_SHARD: String(shardOf(i)) }));
     }
     await spread(servers, '/v1/keys/verify', bodies, token, 1, false);
     await new Promise((r) => setTimeout(r, 1000)); // the warm-up's counts flushed
@@ -266,16 +280,19 @@ async function flushers(url: string, account: string, bodies: string[], token: s
     let samples = 0;
     let waiting = 0;
     let flushing = 0;
+    const locks = new Map<string, number>();
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const { rows } = await db.query<{ state: string | null; wait: string | null; query: string }>(
-          `select state, wait_event_type as wait, query from pg_stat_activity where datname = current_database() and application_name = 'qckeys-system' and state = 'active'`);
+        const { rows } = await db.query<{ wait: string | null; event: string | null; query: string }>(
+          `select wait_event_type as wait, wait_event as event, query from pg_stat_activity where datname = current_database() and application_name = 'qckeys-system' and state = 'active'`);
         samples++;
         for (const r of rows) {
           if (!/usage_hourly|last_used_at/.test(r.query)) continue;
           flushing++;
-          if (r.wait === 'Lock') waiting++;
+          if (r.wait !== 'Lock') continue;
+          waiting++;
+          locks.set(r.event ?? '?', (locks.get(r.event ?? '?') ?? 0) + 1);
         }
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -289,10 +306,11 @@ async function flushers(url: string, account: string, bodies: string[], token: s
     const updates = (await lastUseWrites()) - updatesBefore;
     const answered = load.requests + load.non2xx;
     return [
-      `**${PROCESSES} processes flushing the same ${keyIds.length} keys** (USAGE_FLUSH_INTERVAL_MS=100, ${CONNECTIONS} connections, ${DURATION} s): `
+      `**${PROCESSES} processes flushing the same ${keyIds.length} keys, ${sharding}** (USAGE_FLUSH_INTERVAL_MS=100, ${CONNECTIONS} connections, ${DURATION} s): `
         + `${answered.toLocaleString('en-US')} verifications answered, ${written.toLocaleString('en-US')} counted in usage_hourly (${written === answered ? 'none lost' : `${answered - written} missing`}), `
         + `${Math.round(load.rps)} req/s, p97.5 ${load.p975.toFixed(2)} ms; `
-        + `flush statements seen active in ${samples} samples of pg_stat_activity: ${flushing}, of which waiting on a lock: ${waiting} (${flushing ? ((100 * waiting) / flushing).toFixed(1) : '0'} %); `
+        + `flush statements seen active in ${samples} samples of pg_stat_activity: ${flushing}, of which waiting on a lock: ${waiting} (${flushing ? ((100 * waiting) / flushing).toFixed(1) : '0'} %`
+        + `${locks.size ? `: ${[...locks].map(([event, n]) => `${event} ${n}`).join(', ')}` : ''}); `
         + `api_keys rows updated (last_used_at, at most once a minute per key): ${updates.toLocaleString('en-US')}.`,
     ].join('\n');
   } finally {

@@ -42,8 +42,8 @@ export interface Config {
    * on the primary after its last mutation.
    */
   replicas: { urls: string[]; maxLagMs: number; checkMs: number; readYourWritesMs: number };
-  /** maxPoints: what one request's usage reports may hold in all (series × buckets). */
-  usage: { flushIntervalMs: number; flushSize: number; retentionDays: number; maxPoints: number };
+  /** maxPoints: what one request's usage reports may hold in all (series × buckets); shard: the roll-ups' shard this process writes (null: one at random). */
+  usage: { flushIntervalMs: number; flushSize: number; retentionDays: number; maxPoints: number; shard: number | null };
   keyCacheTtlMs: number;
   /** Per principal: database lookups of secrets unknown to the cache, per second and at most at once. */
   unknownKeyLookups: { ratePerSecond: number; burst: number };
@@ -192,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
       flushSize: int(env, 'USAGE_FLUSH_SIZE', 5000, 1, 1_000_000),
       retentionDays: int(env, 'USAGE_RETENTION_DAYS', 400, 1, 36_500),
       maxPoints: int(env, 'USAGE_MAX_POINTS', 10_000, 100, 1_000_000),
+      shard: text(env, 'USAGE_SHARD') === null ? null : int(env, 'USAGE_SHARD', 0, 0, 15),
     },
     keyCacheTtlMs: int(env, 'KEY_CACHE_TTL_MS', 10_000, 0, 3_600_000),
     unknownKeyLookups: {

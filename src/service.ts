@@ -77,6 +77,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const usage = new UsageRecorder(db, {
     flushIntervalMs: config.usage.flushIntervalMs,
     flushSize: config.usage.flushSize,
+    ...config.usage.shard !== null && { shard: config.usage.shard },
     onError: (err) => {
       metrics.usageFlushFailures.inc();
       logger.warn({ err: (err as Error).message }, 'usage flush failed; counts kept for the next one');

@@ -31,7 +31,15 @@ let db: Database;
 let knex: Knex;
 
 const all = migrationSource();
-const before: Knex.MigrationSource<string> = { ...all, getMigrations: async (extensions) => (await all.getMigrations(extensions)).filter((m: string) => m < MIGRATION) };
+const upTo = (keep: (name: string) => boolean): Knex.MigrationSource<string> => ({ ...all, getMigrations: async (extensions) => (await all.getMigrations(extensions)).filter(keep) });
+const before = upTo((m) => m < MIGRATION);
+// the conversion and its way back, without the later migrations (which change the roll-ups' keys)
+const through = upTo((m) => m <= MIGRATION);
+// the roll-ups as the service writes them (their key has the writer's shard): for the recorder's flushes
+const SHARDS = '20261201000050_usage_shards';
+const withShards = () => knex.migrate.latest({ migrationSource: all });
+/** Back to the conversion: the shards' rows summed into one (the later migration's way back). */
+const withoutShards = () => knex.migrate.down({ migrationSource: all, name: SHARDS } as Knex.MigratorConfig);
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
@@ -161,7 +169,7 @@ describe('converting tables that hold rows', () => {
       files[table] = { oid: r!.oid, relfilenode: r!.relfilenode };
     }
 
-    const [, applied] = (await knex.migrate.latest({ migrationSource: all })) as [number, string[]];
+    const [, applied] = (await knex.migrate.latest({ migrationSource: through })) as [number, string[]];
     expect(applied).toContain(MIGRATION);
 
     for (const table of ['usage_hourly', 'usage_daily_channels']) {
@@ -214,7 +222,8 @@ describe('converting tables that hold rows', () => {
   });
 
   test('flushes land in their month, in the history or in the DEFAULT partition, and the daily roll-up follows', async () => {
-    const recorder = new UsageRecorder(db, { flushIntervalMs: 60_000, flushSize: 10_000 }, systemClock);
+    await withShards();
+    const recorder = new UsageRecorder(db, { flushIntervalMs: 60_000, flushSize: 10_000, shard: 5 }, systemClock);
     const last = addMonths(upper, -1); // a month in the history
     const at = [
       [upper.getTime() + 5 * DAY + 3 * HOUR, 4], // the first month partition
@@ -314,7 +323,8 @@ describe('converting tables that hold rows', () => {
 
   test('down gives back the plain tables, the old files with every row of every partition, and their triggers', async () => {
     const everything = await snapshot();
-    await knex.migrate.down({ migrationSource: all, name: MIGRATION } as Knex.MigratorConfig);
+    await withoutShards();
+    await knex.migrate.down({ migrationSource: through, name: MIGRATION } as Knex.MigratorConfig);
     for (const table of ['usage_hourly', 'usage_daily_channels']) {
       expect(await relation(table)).toEqual({ ...files[table], relkind: 'r' });
       expect(await relation(`${table}_history`)).toBeUndefined();
@@ -332,7 +342,7 @@ describe('converting tables that hold rows', () => {
 
   test('up again: the tables, with the rows of the months written meanwhile, become the history again', async () => {
     const rowsBefore = await snapshot();
-    await knex.migrate.latest({ migrationSource: all });
+    await knex.migrate.latest({ migrationSource: through });
     for (const table of ['usage_hourly', 'usage_daily_channels']) {
       expect(await relation(`${table}_history`)).toEqual({ ...files[table], relkind: 'r' });
       reconverted = (await usagePartitions(knex, table)).find((p) => p.name === `${table}_history`)!.to!;
@@ -345,6 +355,7 @@ describe('converting tables that hold rows', () => {
   test('a row outside every partition goes to the DEFAULT partition without failing the flush; its month, once created, takes it', async () => {
     const far = addMonths(reconverted, 40);
     const at = far.getTime() + 3 * DAY + 5 * HOUR;
+    await withShards();
     const recorder = new UsageRecorder(db, { flushIntervalMs: 60_000, flushSize: 10_000 }, systemClock);
     recorder.record(dims('part-b', 'chn_far'), true, at);
     recorder.record(dims('part-b', 'chn_far'), false, at);
@@ -401,7 +412,8 @@ describe('converting tables that hold rows', () => {
 
   test('down without the history makes new plain tables holding every row', async () => {
     const everything = await snapshot();
-    await knex.migrate.down({ migrationSource: all, name: MIGRATION } as Knex.MigratorConfig);
+    await withoutShards();
+    await knex.migrate.down({ migrationSource: through, name: MIGRATION } as Knex.MigratorConfig);
     for (const table of ['usage_hourly', 'usage_daily_channels']) expect((await relation(table))?.relkind).toBe('r');
     expect(await snapshot()).toEqual(everything);
     const indexes = await rows<{ indexname: string }>(`select indexname from pg_indexes where tablename in ('usage_hourly', 'usage_daily_channels') order by 1`);
@@ -410,7 +422,7 @@ describe('converting tables that hold rows', () => {
     expect(policies.map((p) => p.tablename)).toEqual(['usage_daily_channels', 'usage_hourly']);
     await insertHourly(monthRows(addMonths(current, -2), 8).map((r) => ({ ...r, account: 'part-c' })));
     await snapshot();
-    await knex.migrate.latest({ migrationSource: all });
+    await knex.migrate.latest({ migrationSource: through });
   }, 60_000);
 });
 

@@ -25,18 +25,24 @@ beforeAll(async () => {
       rows.push({ hour: start + h * HOUR, key: `key_${k}`, channel: channels[(h + k) % 3], cloud: clouds[k % 2], valid: 1 + ((h * 7 + k) % 11), rejected: (h + k) % 3 });
     }
   }
-  const insert = (list: HourlyRow[]) => server.knex.raw(
-    `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
-     select ?, h, k, c, 'ins_1', 'dev_1', cl, '{}', v, r from unnest(?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[]) as x(h, k, c, cl, v, r)
-     on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids)
+  const insert = (list: HourlyRow[], shard: number) => server.knex.raw(
+    `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, shard, valid, rejected)
+     select ?, h, k, c, 'ins_1', 'dev_1', cl, '{}', ?, v, r from unnest(?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[]) as x(h, k, c, cl, v, r)
+     on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, shard)
      do update set valid = u.valid + excluded.valid, rejected = u.rejected + excluded.rejected`,
-    [ACCOUNT, list.map((r) => new Date(r.hour).toISOString()), list.map((r) => r.key), list.map((r) => r.channel), list.map((r) => r.cloud),
+    [ACCOUNT, shard, list.map((r) => new Date(r.hour).toISOString()), list.map((r) => r.key), list.map((r) => r.channel), list.map((r) => r.cloud),
       list.map((r) => r.valid), list.map((r) => r.rejected)],
   );
-  await insert(rows);
-  // the same rows again, as a second replica's flush would add them (ON CONFLICT … DO UPDATE)
-  await insert(rows.slice(0, 40));
-  for (const r of rows.slice(0, 40)) { r.valid *= 2; r.rejected *= 2; }
+  await insert(rows, 3);
+  // the same rows again, as another process's flush on the same shard adds them (ON CONFLICT … DO UPDATE)
+  await insert(rows.slice(0, 40), 3);
+  // and the same again, from a process on another shard (rows of their own, summed by reports)
+  await insert(rows.slice(20, 60), 11);
+  rows.forEach((r, i) => {
+    const times = 1 + (i < 40 ? 1 : 0) + (i >= 20 && i < 60 ? 1 : 0);
+    r.valid *= times;
+    r.rejected *= times;
+  });
   // pruning removes some hours altogether
   const pruned = rows.filter((r) => r.hour < start + 12 * HOUR);
   await server.knex('usage_hourly').where({ account_id: ACCOUNT }).where('hour', '<', new Date(start + 12 * HOUR)).delete();

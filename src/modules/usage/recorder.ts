@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Database } from '../../db/database';
 import { ALL_ACCOUNTS } from '../../db/tenant';
 import { ApiError, fromDatabaseError } from '../../errors';
@@ -46,7 +47,15 @@ export interface UsageRecorderOptions {
   onError?: (err: unknown) => void;
   /** A bucket refused by the database {@link MAX_BUCKET_FAILURES} times, whose counts are dropped. */
   onDropped?: (bucket: DroppedBucket, err: unknown) => void;
+  /** The roll-ups' shard this process writes into (default: one of {@link USAGE_SHARDS}, at random). */
+  shard?: number;
 }
+
+/**
+ * Shards of the roll-ups (migration 20261201000050): each process adds its counts to rows of its
+ * own shard, so concurrent flushes of several processes do not wait for each other's row locks.
+ */
+export const USAGE_SHARDS = 16;
 
 /**
  * Counts verifications in memory, per hour and dimensions, and adds them to the hourly
@@ -71,7 +80,11 @@ export class UsageRecorder {
   /** A flush asked for by a full buffer is queued or running: don't queue another per record. */
   private sizeFlushQueued = false;
 
-  constructor(private readonly db: Database, private readonly options: UsageRecorderOptions, private readonly clock: Clock) {}
+  private readonly shard: number;
+
+  constructor(private readonly db: Database, private readonly options: UsageRecorderOptions, private readonly clock: Clock) {
+    this.shard = options.shard ?? randomInt(USAGE_SHARDS);
+  }
 
   private bucketKey(d: UsageDims, hour: number): string {
     let key = this.dimsKeys.get(d);
@@ -178,7 +191,7 @@ export class UsageRecorder {
   }
 
   private async write(unordered: Bucket[]): Promise<void> {
-    // Replicas flush the same hot rows: a fixed order of row locks keeps their flushes from deadlocking.
+    // Processes on one shard flush the same hot rows: a fixed order of row locks keeps their flushes from deadlocking.
     const buckets = unordered.map((b) => ({ b, key: this.bucketKey(b.dims, b.hour) }))
       .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.b);
     const lastUse = new Map<string, Date>();
@@ -187,7 +200,7 @@ export class UsageRecorder {
     }
     // one flush writes the roll-ups of many accounts
     await this.db.transaction(ALL_ACCOUNTS, async (tx) => {
-      await addToRollups(tx, buckets.map(({ dims, hour, valid, rejected }) => ({ ...dims, hour: new Date(hour), valid, rejected })));
+      await addToRollups(tx, this.shard, buckets.map(({ dims, hour, valid, rejected }) => ({ ...dims, hour: new Date(hour), valid, rejected })));
       await recordLastUse(tx, lastUse);
     });
   }

@@ -133,17 +133,21 @@ export interface UsageBucketRow {
   teamIds: readonly string[]; valid: number; rejected: number;
 }
 
-/** Adds counts to the hourly roll-ups in one statement (rows in a fixed order, so concurrent flushes lock alike). */
-export async function addToRollups(db: Db, rows: readonly UsageBucketRow[]): Promise<void> {
+/**
+ * Adds counts to the hourly roll-ups of one shard in one statement (rows in a fixed order, so
+ * concurrent flushes on the shard lock alike); reports sum the shards.
+ */
+export async function addToRollups(db: Db, shard: number, rows: readonly UsageBucketRow[]): Promise<void> {
   if (rows.length === 0) return;
   await db.execute(qb.raw(
-    `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
-     select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, v, r
+    `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, shard, valid, rejected)
+     select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, ?::smallint, v, r
      from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[])
           as x(a, h, k, c, i, d, cl, t, v, r)
-     on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids)
+     on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, shard)
      do update set valid = u.valid + excluded.valid, rejected = u.rejected + excluded.rejected`,
     [
+      shard,
       rows.map((b) => b.accountId),
       rows.map((b) => b.hour.toISOString()),
       rows.map((b) => b.apiKeyId),
