@@ -217,7 +217,7 @@ async function main(): Promise<void> {
         await Promise.all(servers.map((s) => s.stop()));
       }
     }
-    const flush = parts.has('flush') ? await flushers(url, account, verifyBodies, gateway, keys.map((k) => k.keyId)) : '';
+    const flush = parts.has('flush') ? await flushers(url, pids.primary, account, verifyBodies, gateway, keys.map((k) => k.keyId)) : '';
 
     const base = results[0] as Result | undefined;
     const ms = (v: number | null) => (v === null ? '-' : v.toFixed(2));
@@ -247,20 +247,20 @@ async function main(): Promise<void> {
 
 /**
  * Write amplification and lock queues: 8 processes verify the same keys at once and flush their
- * counts every 100 ms into the same roll-up rows. Reports how many verifications were answered
+ * counts every 500 ms (the default) into the same roll-up rows. Reports how many verifications were answered
  * and counted (none may be lost), the flushes' lock waits seen in pg_stat_activity (sampled every
  * 10 ms), and the writes of last_used_at.
  */
-async function flushers(url: string, account: string, bodies: string[], token: string, keyIds: string[]): Promise<string> {
+async function flushers(url: string, primary: number, account: string, bodies: string[], token: string, keyIds: string[]): Promise<string> {
   const lines: string[] = [];
   // all on one shard (as before the roll-ups were sharded: every flush on the same rows and lock), then one each
   for (const sharding of ['all on shard 0', 'shards 0–7, one each'] as const) {
-    lines.push(await flushRun(url, account, bodies, token, keyIds, sharding === 'all on shard 0' ? () => 0 : (i) => i, sharding));
+    lines.push(await flushRun(url, primary, account, bodies, token, keyIds, sharding === 'all on shard 0' ? () => 0 : (i) => i, sharding));
   }
   return lines.join('\n\n');
 }
 
-async function flushRun(url: string, account: string, bodies: string[], token: string, keyIds: string[], shardOf: (i: number) => number, sharding: string): Promise<string> {
+async function flushRun(url: string, primary: number, account: string, bodies: string[], token: string, keyIds: string[], shardOf: (i: number) => number, sharding: string): Promise<string> {
   const PROCESSES = 8;
   const db = new pg.Pool({ connectionString: url, max: 2 });
   const counted = async () => Number((await db.query<{ n: string }>(
@@ -271,7 +271,7 @@ async function flushRun(url: string, account: string, bodies: string[], token: s
   const servers: BenchServer[] = [];
   try {
     for (let i = 0; i < PROCESSES; i++) {
-      servers.push(await startBenchServer({ DATABASE_URL: url, JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'warn', MIGRATE_ON_START: i === 0 ? 'true' : 'false', USAGE_FLUSH_INTERVAL_MS: '100', DB_POOL_MAX: '4', USAGE_SHARD: String(shardOf(i)) }));
+      servers.push(await startBenchServer({ DATABASE_URL: url, JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'warn', MIGRATE_ON_START: i === 0 ? 'true' : 'false', DB_POOL_MAX: '4', USAGE_SHARD: String(shardOf(i)) }));
     }
     await spread(servers, '/v1/keys/verify', bodies, token, 1, false);
     await new Promise((r) => setTimeout(r, 1000)); // the warm-up's counts flushed
@@ -297,7 +297,9 @@ async function flushRun(url: string, account: string, bodies: string[], token: s
         await new Promise((r) => setTimeout(r, 10));
       }
     })();
+    const cpuBefore = serverCpu(primary);
     const load = await spread(servers, '/v1/keys/verify', bodies, token, DURATION, false);
+    const cpu = serverCpu(primary) - cpuBefore;
     sampling = false;
     await sampler;
     await Promise.all(servers.splice(0).map((s) => s.stop())); // each flushes what it holds on its way out
@@ -306,9 +308,9 @@ async function flushRun(url: string, account: string, bodies: string[], token: s
     const updates = (await lastUseWrites()) - updatesBefore;
     const answered = load.requests + load.non2xx;
     return [
-      `**${PROCESSES} processes flushing the same ${keyIds.length} keys, ${sharding}** (USAGE_FLUSH_INTERVAL_MS=100, ${CONNECTIONS} connections, ${DURATION} s): `
+      `**${PROCESSES} processes flushing the same ${keyIds.length} keys, ${sharding}** (USAGE_FLUSH_INTERVAL_MS 500 ms, the default, ${CONNECTIONS} connections, ${DURATION} s): `
         + `${answered.toLocaleString('en-US')} verifications answered, ${written.toLocaleString('en-US')} counted in usage_hourly (${written === answered ? 'none lost' : `${answered - written} missing`}), `
-        + `${Math.round(load.rps)} req/s, p97.5 ${load.p975.toFixed(2)} ms; `
+        + `${Math.round(load.rps)} req/s, p97.5 ${load.p975.toFixed(2)} ms, the primary's CPU ${cpu.toFixed(1)} s (${((cpu * 1000) / Math.max(1, load.requests)).toFixed(3)} ms per verification); `
         + `flush statements seen active in ${samples} samples of pg_stat_activity: ${flushing}, of which waiting on a lock: ${waiting} (${flushing ? ((100 * waiting) / flushing).toFixed(1) : '0'} %`
         + `${locks.size ? `: ${[...locks].map(([event, n]) => `${event} ${n}`).join(', ')}` : ''}); `
         + `api_keys rows updated (last_used_at, at most once a minute per key): ${updates.toLocaleString('en-US')}.`,
