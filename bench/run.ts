@@ -369,6 +369,7 @@ async function usageScenario(b: Bench): Promise<void> {
     ['Usage', { filter: range, groupBy: 'CHANNEL', granularity: 'DAY' }],
     ['ChannelUsage', range],
     ['ChannelUsage (curl)', range],
+    ['RejectionReasons', range],
   ];
   for (const [name, vars] of cases) {
     if (!b.ops.has(name)) continue;

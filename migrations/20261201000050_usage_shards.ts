@@ -33,53 +33,62 @@ async function rekey(knex: Knex, table: string, columns: string): Promise<void> 
   await knex.raw(`alter table ?? drop constraint ??, add constraint ?? primary key (${columns})`, [table, name, name]);
 }
 
-/** The daily roll-up's functions, with or without the shard. */
-function functions(sharded: boolean): string[] {
+/** The counts of both roll-ups before the rejections' reasons were kept (migration 20261201000060). */
+export const COUNTS = ['valid', 'rejected'] as const;
+
+/**
+ * The daily roll-up's functions: with or without the shard, adding up `counts` (columns of both
+ * roll-ups). Exported for the later migration that adds counts.
+ */
+export function functions(sharded: boolean, counts: readonly string[] = COUNTS): string[] {
   const shard = sharded ? ', shard' : '';
   const shardOf = (source: string) => (sharded ? `, ${source}shard` : '');
+  const list = (f: (c: string) => string) => counts.map(f).join(', ');
   const json = (sign: string) => `jsonb_build_object('account_id', account_id, 'day', day, 'channel_id', channel_id,
-        'cloud', cloud${sharded ? `, 'shard', shard` : ''}, 'valid', ${sign}valid, 'rejected', ${sign}rejected)`;
+        'cloud', cloud${sharded ? `, 'shard', shard` : ''}, ${list((c) => `'${c}', ${sign}${c}`)})`;
   const lock = sharded
     // one lock per shard, in shard order: a flush holds one; other writers (retention) take theirs in order
     ? `perform pg_advisory_xact_lock(72611260, s) from (select distinct x.shard as s from jsonb_to_recordset(delta) as x(shard int) order by 1) z;`
     : 'perform pg_advisory_xact_lock(7261126010);';
   const groups = sharded ? '1, 2, 3, 4, 5' : '1, 2, 3, 4';
+  const record = `account_id text, day timestamptz, channel_id text, cloud text${sharded ? ', shard smallint' : ''}`;
+  const sums = list((c) => `sum(${c}) as ${c}`);
   return [
     `create or replace function usage_daily_channels_apply(delta jsonb) returns void language plpgsql as $$
     begin
       ${lock}
-      insert into usage_daily_channels as d (account_id, day, channel_id, cloud${shard}, valid, rejected)
-      select x.account_id, x.day, x.channel_id, x.cloud${shardOf('x.')}, sum(x.valid), sum(x.rejected)
-      from jsonb_to_recordset(delta) as x(account_id text, day timestamptz, channel_id text, cloud text${sharded ? ', shard smallint' : ''}, valid bigint, rejected bigint)
+      insert into usage_daily_channels as d (account_id, day, channel_id, cloud${shard}, ${list((c) => c)})
+      select x.account_id, x.day, x.channel_id, x.cloud${shardOf('x.')}, ${list((c) => `sum(x.${c})`)}
+      from jsonb_to_recordset(delta) as x(${record}, ${list((c) => `${c} bigint`)})
       group by ${groups}
       order by ${groups}
       on conflict (${DAILY_KEY}${shard})
-      do update set valid = d.valid + excluded.valid, rejected = d.rejected + excluded.rejected;
+      do update set ${list((c) => `${c} = d.${c} + excluded.${c}`)};
       delete from usage_daily_channels d
       using (select distinct x.account_id, x.day, x.channel_id, x.cloud${shardOf('x.')}
-             from jsonb_to_recordset(delta) as x(account_id text, day timestamptz, channel_id text, cloud text${sharded ? ', shard smallint' : ''})) z
+             from jsonb_to_recordset(delta) as x(${record})) z
       where d.account_id = z.account_id and d.day = z.day and d.channel_id = z.channel_id and d.cloud = z.cloud${sharded ? ' and d.shard = z.shard' : ''}
         and d.valid = 0 and d.rejected = 0;
     end $$`,
     `create or replace function usage_daily_channels_on_insert() returns trigger language plpgsql as $$
     begin
-      perform usage_daily_channels_apply((select jsonb_agg(${json('')}) from (select account_id, ${DAY} as day, channel_id, cloud${shard}, sum(valid) as valid,
-        sum(rejected) as rejected from new_rows group by ${groups}) s));
+      perform usage_daily_channels_apply((select jsonb_agg(${json('')}) from (select account_id, ${DAY} as day, channel_id, cloud${shard}, ${sums}
+        from new_rows group by ${groups}) s));
       return null;
     end $$`,
     `create or replace function usage_daily_channels_on_delete() returns trigger language plpgsql as $$
     begin
-      perform usage_daily_channels_apply((select jsonb_agg(${json('-')}) from (select account_id, ${DAY} as day, channel_id, cloud${shard}, sum(valid) as valid,
-        sum(rejected) as rejected from old_rows group by ${groups}) s));
+      perform usage_daily_channels_apply((select jsonb_agg(${json('-')}) from (select account_id, ${DAY} as day, channel_id, cloud${shard}, ${sums}
+        from old_rows group by ${groups}) s));
       return null;
     end $$`,
     `create or replace function usage_daily_channels_on_update() returns trigger language plpgsql as $$
     begin
-      perform usage_daily_channels_apply((select jsonb_agg(${json('')}) from (select account_id, day, channel_id, cloud${shard}, sum(valid) as valid,
-        sum(rejected) as rejected from (
-          select account_id, ${DAY} as day, channel_id, cloud${shard}, valid, rejected from new_rows
+      perform usage_daily_channels_apply((select jsonb_agg(${json('')}) from (select account_id, day, channel_id, cloud${shard}, ${sums}
+        from (
+          select account_id, ${DAY} as day, channel_id, cloud${shard}, ${list((c) => c)} from new_rows
           union all
-          select account_id, ${DAY} as day, channel_id, cloud${shard}, -valid, -rejected from old_rows) c
+          select account_id, ${DAY} as day, channel_id, cloud${shard}, ${list((c) => `-${c}`)} from old_rows) c
         group by ${groups}) s));
       return null;
     end $$`,

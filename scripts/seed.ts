@@ -222,14 +222,17 @@ async function seedKeys(
       // the roll-ups have triggers of their own (a daily roll-up): they must fire
       if (replicaRole) await trx.raw('set local session_replication_role = origin');
       await trx.raw(
-        `insert into usage_hourly (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected)
+        // rejections by reason: half expired, a quarter revoked, the rest from another instance
+        `insert into usage_hourly (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, valid, rejected,
+                                   expired, revoked, instance_mismatch)
          select p.a, ?::timestamptz + (p.base + (p.s::bigint + j::bigint * p.stride) % p.len) * interval '1 hour',
                 p.k, p.c, p.i, p.d, p.cl, case when p.t = '' then '{}'::text[] else string_to_array(p.t, ',') end,
-                q.cnt - q.cnt * p.rp / 1000, q.cnt * p.rp / 1000
+                q.cnt - q.rej, q.rej, q.rej / 2, q.rej / 4, q.rej - q.rej / 2 - q.rej / 4
          from unnest(${unnestOf(['text', 'text', 'text', 'text', 'text', 'text', 'text', 'int', 'int', 'int', 'int', 'int', 'int', 'int'])})
               as p(a, k, c, i, d, cl, t, n, total, s, stride, len, base, rp)
          cross join lateral generate_series(0, p.n - 1) as j
-         cross join lateral (select p.total / p.n + case when j < p.total % p.n then 1 else 0 end as cnt) as q`,
+         cross join lateral (select p.total / p.n + case when j < p.total % p.n then 1 else 0 end as cnt) as c0
+         cross join lateral (select c0.cnt, c0.cnt * p.rp / 1000 as rej) as q`,
         [new Date(windowStart).toISOString(), ...b.usage.values()],
       );
       if (replicaRole) await trx.raw('set local session_replication_role = replica');

@@ -941,12 +941,31 @@ export type UsagePoint = {
   __typename?: 'UsagePoint';
   /** Verifications answered otherwise. */
   rejected: Scalars['Int']['output'];
+  /** The rejections by reason: they add up to `rejected`. */
+  rejections: UsageRejections;
   /** Start of the bucket. */
   start: Scalars['DateTime']['output'];
   /** All verifications. */
   total: Scalars['Int']['output'];
   /** Verifications answered VALID. */
   valid: Scalars['Int']['output'];
+};
+
+/** Rejected verifications by reason: the VerificationCode they were answered with. */
+export type UsageRejections = {
+  __typename?: 'UsageRejections';
+  /** EXPIRED: the key was past its expiry. */
+  expired: Scalars['Int']['output'];
+  /** INSTANCE_MISMATCH: the key was used from another instance than its own. */
+  instanceMismatch: Scalars['Int']['output'];
+  /** MALFORMED: not a key at all (wrong prefix, length, alphabet or checksum). */
+  malformed: Scalars['Int']['output'];
+  /** NOT_FOUND: a well-formed secret of no key of the account (unknown, deleted, or of another account). */
+  notFound: Scalars['Int']['output'];
+  /** REVOKED: the key was revoked. */
+  revoked: Scalars['Int']['output'];
+  /** Rejections counted before the service kept their reasons (verifications before 2026-12-01): their reason is not known. */
+  unrecorded: Scalars['Int']['output'];
 };
 
 /** Verification counts grouped by a dimension, in time buckets. */
@@ -956,6 +975,8 @@ export type UsageReport = {
   granularity: UsageGranularity;
   /** The dimension of the series. */
   groupBy: UsageDimension;
+  /** All rejections counted in the report, by reason (each verification once, whatever the grouping). */
+  rejections: UsageRejections;
   /** The `first` busiest values of the dimension, busiest first; then the rest summed (OTHERS), keys in no team (NO_TEAM) and unknown keys (UNKNOWN_KEY), each when it has verifications. */
   series: Array<UsageSeries>;
   /** Values of the dimension with verifications in the range, before `first` kept the busiest (OTHERS and UNKNOWN_KEY not counted). */
@@ -977,6 +998,8 @@ export type UsageSeries = {
   points: Array<UsagePoint>;
   /** Verifications answered otherwise. */
   rejected: Scalars['Int']['output'];
+  /** The rejections by reason: they add up to `rejected`. */
+  rejections: UsageRejections;
   /** All verifications. */
   total: Scalars['Int']['output'];
   /** Verifications answered VALID. */
@@ -1193,6 +1216,7 @@ export type ResolversTypes = ResolversObject<{
   UsageFilter: UsageFilter;
   UsageGranularity: UsageGranularity;
   UsagePoint: ResolverTypeWrapper<UsagePoint>;
+  UsageRejections: ResolverTypeWrapper<UsageRejections>;
   UsageReport: ResolverTypeWrapper<UsageReport>;
   UsageSeries: ResolverTypeWrapper<UsageSeries>;
   UsageSeriesKind: UsageSeriesKind;
@@ -1266,6 +1290,7 @@ export type ResolversParentTypes = ResolversObject<{
   UpdateInstancePayload: Omit<UpdateInstancePayload, 'instance'> & { instance: ResolversParentTypes['Instance'] };
   UsageFilter: UsageFilter;
   UsagePoint: UsagePoint;
+  UsageRejections: UsageRejections;
   UsageReport: UsageReport;
   UsageSeries: UsageSeries;
   VerifyApiKeyInput: VerifyApiKeyInput;
@@ -1508,14 +1533,25 @@ export type UpdateInstancePayloadResolvers<ContextType = Context, ParentType ext
 
 export type UsagePointResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsagePoint'] = ResolversParentTypes['UsagePoint']> = ResolversObject<{
   rejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  rejections?: Resolver<ResolversTypes['UsageRejections'], ParentType, ContextType>;
   start?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   valid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
+export type UsageRejectionsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageRejections'] = ResolversParentTypes['UsageRejections']> = ResolversObject<{
+  expired?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  instanceMismatch?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  malformed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  notFound?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  revoked?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unrecorded?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type UsageReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageReport'] = ResolversParentTypes['UsageReport']> = ResolversObject<{
   granularity?: Resolver<ResolversTypes['UsageGranularity'], ParentType, ContextType>;
   groupBy?: Resolver<ResolversTypes['UsageDimension'], ParentType, ContextType>;
+  rejections?: Resolver<ResolversTypes['UsageRejections'], ParentType, ContextType>;
   series?: Resolver<Array<ResolversTypes['UsageSeries']>, ParentType, ContextType>;
   seriesCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1527,6 +1563,7 @@ export type UsageSeriesResolvers<ContextType = Context, ParentType extends Resol
   label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   points?: Resolver<Array<ResolversTypes['UsagePoint']>, ParentType, ContextType>;
   rejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  rejections?: Resolver<ResolversTypes['UsageRejections'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   valid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
@@ -1581,6 +1618,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   UpdateApiKeyTeamsPayload?: UpdateApiKeyTeamsPayloadResolvers<ContextType>;
   UpdateInstancePayload?: UpdateInstancePayloadResolvers<ContextType>;
   UsagePoint?: UsagePointResolvers<ContextType>;
+  UsageRejections?: UsageRejectionsResolvers<ContextType>;
   UsageReport?: UsageReportResolvers<ContextType>;
   UsageSeries?: UsageSeriesResolvers<ContextType>;
   VerifyApiKeyPayload?: VerifyApiKeyPayloadResolvers<ContextType>;

@@ -144,7 +144,7 @@ async function partitionsRead(query: UsageQuery, dimension: UsageDimension, gran
     walk(typeof plan === 'string' ? JSON.parse(plan) : plan);
     read.push([...relations].sort());
   }
-  return { read, total: result.rows.reduce((n, r) => n + r.valid + r.rejected, 0) };
+  return { read, total: result.rows.reduce((n, r) => n + r.counts.valid + r.counts.rejected, 0) };
 }
 
 describe('converting tables that hold rows', () => {
@@ -231,11 +231,11 @@ describe('converting tables that hold rows', () => {
       [addMonths(upper, 1).getTime() + HOUR, 3], // the next
       [last.getTime() + 2 * DAY, 5], // the history
     ] as const;
-    for (const [time, n] of at) for (let i = 0; i < n; i++) recorder.record(dims('part-a', 'chn_flush'), i % 2 === 0, time);
+    for (const [time, n] of at) for (let i = 0; i < n; i++) recorder.record(dims('part-a', 'chn_flush'), i % 2 === 0 ? 'VALID' : 'REVOKED', time);
     await recorder.flush();
     expect(recorder.depth).toBe(0);
     await recorder.flush(); // the same hours again: ON CONFLICT adds to the rows
-    for (const [time] of at) recorder.record(dims('part-a', 'chn_flush'), true, time);
+    for (const [time] of at) recorder.record(dims('part-a', 'chn_flush'), 'VALID', time);
     await recorder.flush();
     expect(recorder.depth).toBe(0);
 
@@ -357,9 +357,9 @@ describe('converting tables that hold rows', () => {
     const at = far.getTime() + 3 * DAY + 5 * HOUR;
     await withShards();
     const recorder = new UsageRecorder(db, { flushIntervalMs: 60_000, flushSize: 10_000 }, systemClock);
-    recorder.record(dims('part-b', 'chn_far'), true, at);
-    recorder.record(dims('part-b', 'chn_far'), false, at);
-    recorder.record(dims('part-b', 'chn_near'), true, reconverted.getTime() + HOUR);
+    recorder.record(dims('part-b', 'chn_far'), 'VALID', at);
+    recorder.record(dims('part-b', 'chn_far'), 'REVOKED', at);
+    recorder.record(dims('part-b', 'chn_near'), 'VALID', reconverted.getTime() + HOUR);
     await recorder.flush();
     expect(recorder.depth).toBe(0);
     expect((await placement('usage_hourly')).usage_hourly_default).toBe(1);
@@ -401,7 +401,7 @@ describe('converting tables that hold rows', () => {
 
     // with the history gone, a row from long ago goes to the DEFAULT partition, and the next run deletes it
     const recorder = new UsageRecorder(db, { flushIntervalMs: 60_000, flushSize: 10_000 }, systemClock);
-    recorder.record(dims('part-b', 'chn_old'), true, Date.UTC(2001, 0, 1, 5));
+    recorder.record(dims('part-b', 'chn_old'), 'VALID', Date.UTC(2001, 0, 1, 5));
     await recorder.flush();
     expect(recorder.depth).toBe(0);
     expect((await placement('usage_hourly')).usage_hourly_default).toBe(1);

@@ -30,7 +30,7 @@ async function storedTotal(accountId: string): Promise<number> {
 describe('UTC buckets', () => {
   beforeAll(async () => {
     const usageRecorder = server.service.services.usage;
-    const at = (iso: string, n: number, valid = true) => { for (let i = 0; i < n; i++) usageRecorder.record(dims('history'), valid, Date.parse(iso)); };
+    const at = (iso: string, n: number, valid = true) => { for (let i = 0; i < n; i++) usageRecorder.record(dims('history'), valid ? 'VALID' : 'REVOKED', Date.parse(iso)); };
     at('2026-09-06T23:30:00Z', 1); // a Sunday
     at('2026-09-07T00:10:00Z', 2); // the Monday after
     at('2026-09-07T23:59:00Z', 1, false);
@@ -95,13 +95,13 @@ describe('the buffer', () => {
   test('flushes at once when it holds flushSize distinct roll-ups', async () => {
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 3 }, Date.now);
     recorder.start();
-    recorder.record(dims('sized', 'a'), true);
-    recorder.record(dims('sized', 'b'), true);
-    recorder.record(dims('sized', 'b'), false);
+    recorder.record(dims('sized', 'a'), 'VALID');
+    recorder.record(dims('sized', 'b'), 'VALID');
+    recorder.record(dims('sized', 'b'), 'REVOKED');
     expect(recorder.depth).toBe(3);
     await new Promise((r) => setTimeout(r, 200));
     expect(await storedTotal('sized')).toBe(0); // two roll-ups: below the size, and no interval yet
-    recorder.record(dims('sized', 'c'), true);
+    recorder.record(dims('sized', 'c'), 'VALID');
     await eventually(async () => (await storedTotal('sized')) === 4, 1000);
     expect(recorder.depth).toBe(0);
     await recorder.stop();
@@ -110,7 +110,7 @@ describe('the buffer', () => {
   test('flushes on its interval', async () => {
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 100, flushSize: 1000 }, Date.now);
     recorder.start();
-    for (let i = 0; i < 50; i++) recorder.record(dims('ticking'), i % 5 !== 0);
+    for (let i = 0; i < 50; i++) recorder.record(dims('ticking'), i % 5 !== 0 ? 'VALID' : 'REVOKED');
     await eventually(async () => (await storedTotal('ticking')) === 50, 1000);
     await recorder.stop();
   });
@@ -118,10 +118,10 @@ describe('the buffer', () => {
   test('adds to existing roll-ups and keeps teams apart', async () => {
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
     const at = Date.parse('2026-11-02T10:15:00Z');
-    recorder.record(dims('adding', 'c1', ['t2', 't1']), true, at);
+    recorder.record(dims('adding', 'c1', ['t2', 't1']), 'VALID', at);
     await recorder.flush();
-    recorder.record(dims('adding', 'c1', ['t1', 't2']), true, at + 60_000);
-    recorder.record(dims('adding', 'c1', ['t1']), false, at);
+    recorder.record(dims('adding', 'c1', ['t1', 't2']), 'VALID', at + 60_000);
+    recorder.record(dims('adding', 'c1', ['t1']), 'REVOKED', at);
     await recorder.flush();
     const rows = await server.knex('usage_hourly').where({ account_id: 'adding' }).orderBy('rejected').select('team_ids', 'valid', 'rejected');
     expect(rows).toEqual([
@@ -132,8 +132,8 @@ describe('the buffer', () => {
 
   test('one team set in two orders in one flush is one roll-up', async () => {
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
-    recorder.record(dims('ordering', 'c1', ['t2', 't1']), true);
-    recorder.record(dims('ordering', 'c1', ['t1', 't2']), false);
+    recorder.record(dims('ordering', 'c1', ['t2', 't1']), 'VALID');
+    recorder.record(dims('ordering', 'c1', ['t1', 't2']), 'REVOKED');
     await recorder.flush();
     expect(recorder.depth).toBe(0);
     const rows = await server.knex('usage_hourly').where({ account_id: 'ordering' }).select('team_ids', 'valid', 'rejected');
@@ -147,11 +147,11 @@ describe('the buffer', () => {
     const errors: unknown[] = [];
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) }, Date.now);
     try {
-      for (let i = 0; i < 10; i++) recorder.record(dims('failing'), i < 7);
+      for (let i = 0; i < 10; i++) recorder.record(dims('failing'), i < 7 ? 'VALID' : 'REVOKED');
       await recorder.flush();
       expect(errors).toHaveLength(1);
       expect(recorder.depth).toBe(10);
-      recorder.record(dims('failing'), true);
+      recorder.record(dims('failing'), 'VALID');
     } finally {
       await server.knex.raw('drop trigger refuse_usage on usage_hourly');
       await server.knex.raw('drop function refuse_usage()');
@@ -172,7 +172,7 @@ describe('the buffer', () => {
     const droppedBefore = await metric();
     try {
       for (let flush = 1; flush <= 3; flush++) {
-        for (const account of ['healthy-a', 'poisoned', 'healthy-b', 'healthy-c']) recorder.record(dims(account), true);
+        for (const account of ['healthy-a', 'poisoned', 'healthy-b', 'healthy-c']) recorder.record(dims(account), 'VALID');
         await recorder.flush();
         // every other account's counts are written at once
         expect(await storedTotal('healthy-a')).toBe(flush);
@@ -196,21 +196,21 @@ describe('the buffer', () => {
     const hour = Date.parse('2026-11-02T10:00:00Z');
     const errors: unknown[] = [];
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000, onError: (err) => errors.push(err) }, Date.now);
-    recorder.record(same, true, hour + 1000);
-    recorder.record(same, false, hour + 3_599_999);
-    recorder.record(same, true, hour + 3_600_000); // the next hour
+    recorder.record(same, 'VALID', hour + 1000);
+    recorder.record(same, 'REVOKED', hour + 3_599_999);
+    recorder.record(same, 'VALID', hour + 3_600_000); // the next hour
     await recorder.flush();
-    recorder.record(same, false, hour + 3_600_001); // the same hour as the last count, but after the flush
-    recorder.record(same, true, hour + 5000); // back in the first hour
+    recorder.record(same, 'REVOKED', hour + 3_600_001); // the same hour as the last count, but after the flush
+    recorder.record(same, 'VALID', hour + 5000); // back in the first hour
     // the next flush fails: its counts and latest use must reach the one after
     await server.knex.raw(`create function refuse_usage() returns trigger language plpgsql as $$
       begin if new.account_id = 'reusing' then raise exception 'refused'; end if; return new; end $$`);
     await server.knex.raw('create trigger refuse_usage before insert on usage_hourly for each row execute function refuse_usage()');
     try {
-      recorder.record(same, true, hour + 7_200_000);
+      recorder.record(same, 'VALID', hour + 7_200_000);
       await recorder.flush();
       expect(errors).toHaveLength(1);
-      recorder.record(same, false, hour + 7_000_000);
+      recorder.record(same, 'REVOKED', hour + 7_000_000);
     } finally {
       await server.knex.raw('drop trigger refuse_usage on usage_hourly');
       await server.knex.raw('drop function refuse_usage()');
@@ -235,7 +235,7 @@ describe('the buffer', () => {
     await server.knex('api_keys').where({ id: lo }).update({ name: 'moved' });
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
     const at = Date.now();
-    for (const id of [hi, lo]) recorder.record({ ...dims('locking'), apiKeyId: id }, true, at);
+    for (const id of [hi, lo]) recorder.record({ ...dims('locking'), apiKeyId: id }, 'VALID', at);
 
     const bulk = await server.knex.transaction();
     let flushed: Promise<void> | undefined;
@@ -265,7 +265,7 @@ describe('the buffer', () => {
     let sent = 0;
     for (let round = 0; round < 20; round++) {
       for (let i = 0; i < 50; i++) {
-        recorder.record(dims('busy', `c${i % 11}`), i % 3 !== 0);
+        recorder.record(dims('busy', `c${i % 11}`), i % 3 !== 0 ? 'VALID' : 'REVOKED');
         sent++;
       }
       await new Promise((r) => setImmediate(r));
@@ -277,7 +277,7 @@ describe('the buffer', () => {
   test('stop writes what is left', async () => {
     const recorder = new UsageRecorder(server.service.db, { flushIntervalMs: 60_000, flushSize: 1000 }, Date.now);
     recorder.start();
-    for (let i = 0; i < 25; i++) recorder.record(dims('stopping'), true);
+    for (let i = 0; i < 25; i++) recorder.record(dims('stopping'), 'VALID');
     await recorder.stop();
     expect(await storedTotal('stopping')).toBe(25);
   });

@@ -11,9 +11,36 @@ export interface UsageDims {
   teamIds: readonly string[];
 }
 
-export interface UsagePoint { start: Date; total: number; valid: number; rejected: number }
+/** The outcomes a verification is rejected with, in the order of {@link Counts.reasons} and of the roll-ups' columns. */
+export const REJECTION_CODES = ['EXPIRED', 'REVOKED', 'INSTANCE_MISMATCH', 'NOT_FOUND', 'MALFORMED'] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+/** The roll-ups' column of each reason (migration 20261201000060). */
+export const REASON_COLUMNS = ['expired', 'revoked', 'instance_mismatch', 'not_found', 'malformed'] as const;
+
+/** Verifications counted: valid, rejected, and the rejections by reason ({@link REJECTION_CODES}). */
+export interface Counts { valid: number; rejected: number; reasons: number[] }
+
+export const noCounts = (): Counts => ({ valid: 0, rejected: 0, reasons: [0, 0, 0, 0, 0] });
+
+export function addCounts(into: Counts, c: Counts): void {
+  into.valid += c.valid;
+  into.rejected += c.rejected;
+  for (let i = 0; i < into.reasons.length; i++) into.reasons[i] += c.reasons[i];
+}
+
+/** Rejections by reason as the API shows them; `unrecorded`: counted before reasons were kept. */
+export interface Rejections { expired: number; revoked: number; instanceMismatch: number; notFound: number; malformed: number; unrecorded: number }
+
+export function rejectionsOf(c: Counts): Rejections {
+  const [expired, revoked, instanceMismatch, notFound, malformed] = c.reasons;
+  return { expired, revoked, instanceMismatch, notFound, malformed, unrecorded: c.rejected - (expired + revoked + instanceMismatch + notFound + malformed) };
+}
+
+export interface UsagePoint { start: Date; total: number; valid: number; rejected: number; rejections: Rejections }
 export type UsageSeriesKind = 'VALUE' | 'OTHERS' | 'NO_TEAM' | 'UNKNOWN_KEY';
-export interface UsageSeries { key: string; kind: UsageSeriesKind; label: string; total: number; valid: number; rejected: number; points: UsagePoint[] }
+export interface UsageSeries {
+  key: string; kind: UsageSeriesKind; label: string; total: number; valid: number; rejected: number; rejections: Rejections; points: UsagePoint[];
+}
 
 /** Keys the roll-ups give the verifications that are no value of the dimension (src/modules/usage/store.ts). */
 export const UNKNOWN_KEY = '';
@@ -48,18 +75,14 @@ export function bucketsBetween(from: Date, to: Date, g: UsageGranularity): Date[
   return out;
 }
 
-/** Zero-filled series from rows of (bucket, valid, rejected). */
-export function toSeries(key: string, label: string, buckets: Date[], rows: { bucket: Date; valid: number; rejected: number }[], kind: UsageSeriesKind = 'VALUE'): UsageSeries {
-  const byStart = new Map(rows.map((r) => [r.bucket.getTime(), r]));
-  let valid = 0;
-  let rejected = 0;
+/** Zero-filled series from rows of (bucket, counts). */
+export function toSeries(key: string, label: string, buckets: Date[], rows: { bucket: Date; counts: Counts }[], kind: UsageSeriesKind = 'VALUE'): UsageSeries {
+  const byStart = new Map(rows.map((r) => [r.bucket.getTime(), r.counts]));
+  const all = noCounts();
   const points = buckets.map((start) => {
-    const r = byStart.get(start.getTime());
-    const v = r ? Number(r.valid) : 0;
-    const x = r ? Number(r.rejected) : 0;
-    valid += v;
-    rejected += x;
-    return { start, total: v + x, valid: v, rejected: x };
+    const c = byStart.get(start.getTime()) ?? noCounts();
+    addCounts(all, c);
+    return { start, total: c.valid + c.rejected, valid: c.valid, rejected: c.rejected, rejections: rejectionsOf(c) };
   });
-  return { key, kind, label, total: valid + rejected, valid, rejected, points };
+  return { key, kind, label, total: all.valid + all.rejected, valid: all.valid, rejected: all.rejected, rejections: rejectionsOf(all), points };
 }

@@ -4,13 +4,13 @@ import { ALL_ACCOUNTS } from '../../db/tenant';
 import { ApiError, fromDatabaseError } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import { recordLastUse } from '../api-keys/store';
-import type { UsageDims } from './model';
+import { addCounts, noCounts, REJECTION_CODES, type Counts, type RejectionCode, type UsageDims } from './model';
 import { addToRollups } from './store';
 
 const HOUR = 3_600_000;
 
 interface Bucket {
-  dims: UsageDims; hour: number; valid: number; rejected: number;
+  dims: UsageDims; hour: number; counts: Counts;
   /** The latest verification counted in it (the key's lastUsedAt). */
   lastAt: number;
   /** The flush generation whose buffer holds it. */
@@ -106,15 +106,19 @@ export class UsageRecorder {
     this.timer.unref();
   }
 
-  record(given: UsageDims, valid: boolean, at = this.clock()): void {
+  /** Counts one verification: VALID, or the reason it was rejected. */
+  record(given: UsageDims, code: 'VALID' | RejectionCode, at = this.clock()): void {
     const hour = at - (at % HOUR);
     let bucket = this.latest.get(given);
     if (bucket === undefined || bucket.hour !== hour || bucket.generation !== this.generation) {
       bucket = this.bucketFor(given, hour);
       this.latest.set(given, bucket);
     }
-    if (valid) bucket.valid++;
-    else bucket.rejected++;
+    if (code === 'VALID') bucket.counts.valid++;
+    else {
+      bucket.counts.rejected++;
+      bucket.counts.reasons[REJECTION_CODES.indexOf(code)]++;
+    }
     if (at > bucket.lastAt) bucket.lastAt = at;
     this.pending++;
     if (this.buffer.size >= this.options.flushSize && !this.sizeFlushQueued) {
@@ -129,7 +133,7 @@ export class UsageRecorder {
     const key = this.bucketKey(dims, hour);
     let bucket = this.buffer.get(key);
     if (!bucket) {
-      bucket = { dims, hour, valid: 0, rejected: 0, lastAt: 0, generation: this.generation, failures: 0 };
+      bucket = { dims, hour, counts: noCounts(), lastAt: 0, generation: this.generation, failures: 0 };
       this.buffer.set(key, bucket);
     }
     return bucket;
@@ -147,7 +151,7 @@ export class UsageRecorder {
       const kept = unreachable(err) ? buckets : await this.writeApart(buckets, err);
       // keep the counts for the next flush
       for (const b of kept) this.merge(b);
-      this.pending += kept.reduce((n, b) => n + b.valid + b.rejected, 0);
+      this.pending += kept.reduce((n, b) => n + b.counts.valid + b.counts.rejected, 0);
       if (kept.length) this.options.onError?.(err);
     }).finally(() => { this.flushing = null; });
     await this.flushing;
@@ -165,7 +169,7 @@ export class UsageRecorder {
       if (bucket.failures < MAX_BUCKET_FAILURES) return buckets;
       this.options.onDropped?.({
         accountId: bucket.dims.accountId, apiKeyId: bucket.dims.apiKeyId, hour: new Date(bucket.hour),
-        valid: bucket.valid, rejected: bucket.rejected, failures: bucket.failures,
+        valid: bucket.counts.valid, rejected: bucket.counts.rejected, failures: bucket.failures,
       }, err);
       return [];
     }
@@ -184,8 +188,7 @@ export class UsageRecorder {
 
   private merge(b: Bucket): void {
     const into = this.bucketFor(b.dims, b.hour);
-    into.valid += b.valid;
-    into.rejected += b.rejected;
+    addCounts(into.counts, b.counts);
     into.lastAt = Math.max(into.lastAt, b.lastAt);
     into.failures = Math.max(into.failures, b.failures);
   }
@@ -200,7 +203,7 @@ export class UsageRecorder {
     }
     // one flush writes the roll-ups of many accounts
     await this.db.transaction(ALL_ACCOUNTS, async (tx) => {
-      await addToRollups(tx, this.shard, buckets.map(({ dims, hour, valid, rejected }) => ({ ...dims, hour: new Date(hour), valid, rejected })));
+      await addToRollups(tx, this.shard, buckets.map(({ dims, hour, counts }) => ({ ...dims, hour: new Date(hour), counts })));
       await recordLastUse(tx, lastUse);
     });
   }

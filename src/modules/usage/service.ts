@@ -10,7 +10,7 @@ import { developerNames } from '../developers/service';
 import { instanceNames } from '../instances/service';
 import { teamNames } from '../teams/service';
 import { bucketCount, DEFAULT_SERIES, MAX_SERIES, seriesBound } from './cost';
-import { bucketsBetween, NO_TEAM, OTHERS, toSeries, UNKNOWN_KEY, type UsageSeries } from './model';
+import { addCounts, bucketsBetween, NO_TEAM, noCounts, OTHERS, rejectionsOf, toSeries, UNKNOWN_KEY, type Rejections, type UsageSeries } from './model';
 import { usageByDimension, type UsageQuery } from './store';
 
 /** Names of a dimension's values, from the module each belongs to (a cloud is its own name). */
@@ -30,6 +30,7 @@ export interface UsageReport {
   groupBy: UsageDimension;
   granularity: UsageGranularity;
   total: number;
+  rejections: Rejections;
   series: UsageSeries[];
   seriesCount: number;
 }
@@ -96,9 +97,10 @@ export async function usageReport(
     const list = byKey.get(key);
     if (list) series.push(toSeries(shown, label, buckets, list, kind));
   }
-  const total = groupBy === 'TEAM'
-    // a key in several teams shows in each series; the report's total counts each verification once
-    ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity)).rows.reduce((n, r) => n + r.valid + r.rejected, 0)
-    : series.reduce((n, s) => n + s.total, 0);
-  return { groupBy, granularity, total, series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0) };
+  const all = noCounts();
+  // a key in several teams shows in each series; the report's totals count each verification once
+  for (const r of groupBy === 'TEAM' ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity)).rows : rows) addCounts(all, r.counts);
+  return {
+    groupBy, granularity, total: all.valid + all.rejected, rejections: rejectionsOf(all), series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { qb, type Db } from '../../db/db';
 import type { UsageDimension, UsageGranularity } from '../../generated/graphql';
-import { NO_TEAM, OTHERS, UNKNOWN_KEY } from './model';
+import { NO_TEAM, OTHERS, REASON_COLUMNS, UNKNOWN_KEY, type Counts } from './model';
 
 export interface UsageQuery {
   accountId: string;
@@ -38,14 +38,24 @@ function matching(q: UsageQuery): Knex.QueryBuilder {
   return b;
 }
 
-export interface UsageRow { key: string; bucket: Date; valid: number; rejected: number }
+export interface UsageRow { key: string; bucket: Date; counts: Counts }
 
-/** Hourly roll-ups of the query as (key, bucket, valid, rejected). */
+/** The roll-ups' counts: valid, rejected, and the rejections by reason. */
+const COUNT_COLUMNS = ['valid', 'rejected', ...REASON_COLUMNS];
+const summedCounts = (from = '') => COUNT_COLUMNS.map((c) => qb.raw(`sum(${from}${c})::int as ${c}`));
+
+type SummedRow = { key: string; bucket: Date } & Record<(typeof COUNT_COLUMNS)[number], number>;
+
+const usageRow = (r: SummedRow): UsageRow => ({
+  key: r.key, bucket: r.bucket, counts: { valid: r.valid, rejected: r.rejected, reasons: REASON_COLUMNS.map((c) => r[c]) },
+});
+
+/** Hourly roll-ups of the query as (key, bucket, counts…). */
 function hourlyRows(q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Knex.QueryBuilder {
   return matching(q).select(
     qb.raw(`${DIMENSION_SQL[dimension]} as key`),
     qb.raw(`date_trunc('${TRUNC[granularity]}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
-    'u.valid', 'u.rejected',
+    ...COUNT_COLUMNS.map((c) => `u.${c}`),
   );
 }
 
@@ -70,7 +80,7 @@ function fromDailyAndHourly(q: UsageQuery, dimension: UsageDimension, granularit
   const parts: Knex.QueryBuilder[] = [];
   const daily = () => {
     const b = qb('usage_daily_channels as u').where('u.account_id', q.accountId)
-      .select(qb.raw(`u.${column} as key`), qb.raw(`date_trunc('${trunc}', u.day at time zone 'UTC') at time zone 'UTC' as bucket`), 'u.valid', 'u.rejected');
+      .select(qb.raw(`u.${column} as key`), qb.raw(`date_trunc('${trunc}', u.day at time zone 'UTC') at time zone 'UTC' as bucket`), ...COUNT_COLUMNS.map((c) => `u.${c}`));
     if (q.channelIds.length) b.whereRaw('u.channel_id = any(?::text[])', [q.channelIds]);
     if (q.clouds.length) b.whereRaw('u.cloud = any(?::text[])', [q.clouds]);
     return b;
@@ -107,30 +117,28 @@ export async function usageByDimension(
 ): Promise<UsageRows> {
   const source = fromDailyRollup(q, dimension, granularity) ? fromDailyAndHourly(q, dimension, granularity) : hourlyRows(q, dimension, granularity);
   if (source === null) return { rows: [], values: 0 };
-  const summed = qb.from(source.as('x'))
-    .select('key', 'bucket', qb.raw('sum(valid)::int as valid'), qb.raw('sum(rejected)::int as rejected'))
-    .groupBy('key', 'bucket');
+  const summed = qb.from(source.as('x')).select('key', 'bucket', ...summedCounts()).groupBy('key', 'bucket');
   // a team filter keeps only the asked-for teams' series when grouping by team
   if (dimension === 'TEAM' && q.teamIds.length) summed.whereRaw('key = any(?::text[])', [q.teamIds]);
   if (top === null) {
-    const rows = await db.rows<UsageRow>(summed);
+    const rows = (await db.rows<SummedRow>(summed)).map(usageRow);
     return { rows, values: new Set(rows.map((r) => r.key)).size };
   }
   const ranked = qb.from('s').whereRaw('key <> all(?::text[])', [[UNKNOWN_KEY, NO_TEAM]]).groupBy('key')
     .select('key', qb.raw('row_number() over (order by sum(valid + rejected) desc, key) as rank'), qb.raw('count(*) over () as value_count'));
-  const rows = await db.rows<UsageRow & { value_count: number | null }>(qb.with('s', summed).with('ranked', ranked)
+  const rows = await db.rows<SummedRow & { value_count: number | null }>(qb.with('s', summed).with('ranked', ranked)
     .from('s').leftJoin('ranked as r', 'r.key', 's.key')
     .select(
       qb.raw('case when r.rank > ? then ? else s.key end as key', [top, OTHERS]), 's.bucket',
-      qb.raw('sum(s.valid)::int as valid'), qb.raw('sum(s.rejected)::int as rejected'), qb.raw('max(r.value_count)::int as value_count'),
+      ...summedCounts('s.'), qb.raw('max(r.value_count)::int as value_count'),
     )
     .groupByRaw('1, 2'));
-  return { rows, values: rows.reduce((n, r) => Math.max(n, r.value_count ?? 0), 0) };
+  return { rows: rows.map(usageRow), values: rows.reduce((n, r) => Math.max(n, r.value_count ?? 0), 0) };
 }
 
 export interface UsageBucketRow {
   accountId: string; hour: Date; apiKeyId: string; channelId: string; instanceId: string; developerId: string; cloud: string;
-  teamIds: readonly string[]; valid: number; rejected: number;
+  teamIds: readonly string[]; counts: Counts;
 }
 
 /**
@@ -140,12 +148,12 @@ export interface UsageBucketRow {
 export async function addToRollups(db: Db, shard: number, rows: readonly UsageBucketRow[]): Promise<void> {
   if (rows.length === 0) return;
   await db.execute(qb.raw(
-    `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, shard, valid, rejected)
-     select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, ?::smallint, v, r
-     from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[])
-          as x(a, h, k, c, i, d, cl, t, v, r)
+    `insert into usage_hourly as u (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, shard, ${COUNT_COLUMNS.join(', ')})
+     select a, h, k, c, i, d, cl, case when t = '' then '{}'::text[] else string_to_array(t, ',') end, ?::smallint, ${COUNT_COLUMNS.map((_, n) => `n${n}`).join(', ')}
+     from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ${COUNT_COLUMNS.map(() => '?::int[]').join(', ')})
+          as x(a, h, k, c, i, d, cl, t, ${COUNT_COLUMNS.map((_, n) => `n${n}`).join(', ')})
      on conflict (account_id, hour, api_key_id, channel_id, instance_id, developer_id, cloud, team_ids, shard)
-     do update set valid = u.valid + excluded.valid, rejected = u.rejected + excluded.rejected`,
+     do update set ${COUNT_COLUMNS.map((c) => `${c} = u.${c} + excluded.${c}`).join(', ')}`,
     [
       shard,
       rows.map((b) => b.accountId),
@@ -156,8 +164,9 @@ export async function addToRollups(db: Db, shard: number, rows: readonly UsageBu
       rows.map((b) => b.developerId),
       rows.map((b) => b.cloud),
       rows.map((b) => b.teamIds.join(',')),
-      rows.map((b) => b.valid),
-      rows.map((b) => b.rejected),
+      rows.map((b) => b.counts.valid),
+      rows.map((b) => b.counts.rejected),
+      ...REASON_COLUMNS.map((_, i) => rows.map((b) => b.counts.reasons[i])),
     ],
   ));
 }

@@ -142,10 +142,10 @@ export class KeyVerifier {
   private counted(principal: Principal, result: VerificationResult): VerificationResult {
     const key = result.key;
     if (key) {
-      this.usage.record(this.usageDimsOf(key), result.valid);
+      this.usage.record(this.usageDimsOf(key), result.code);
     } else if (principal.accountId !== null) {
       // unknown to this account: counted in its totals, under no key
-      this.usage.record(this.keylessDimsOf(principal.accountId), false);
+      this.usage.record(this.keylessDimsOf(principal.accountId), result.code);
     }
     this.stats.onOutcome?.(result.code);
     return result;
