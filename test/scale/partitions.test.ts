@@ -35,11 +35,13 @@ const upTo = (keep: (name: string) => boolean): Knex.MigrationSource<string> => 
 const before = upTo((m) => m < MIGRATION);
 // the conversion and its way back, without the later migrations (which change the roll-ups' keys)
 const through = upTo((m) => m <= MIGRATION);
-// the roll-ups as the service writes them (their key has the writer's shard): for the recorder's flushes
-const SHARDS = '20261201000050_usage_shards';
+// the roll-ups as the service writes them (the writer's shard in their key, the rejections' reasons): for the recorder's flushes
 const withShards = () => knex.migrate.latest({ migrationSource: all });
-/** Back to the conversion: the shards' rows summed into one (the later migration's way back). */
-const withoutShards = () => knex.migrate.down({ migrationSource: all, name: SHARDS } as Knex.MigratorConfig);
+/** Back to the conversion: the later migrations' ways back, the last first (the shards' rows summed into one). */
+const withoutShards = async () => {
+  const later = (await all.getMigrations([])).filter((m: string) => m > MIGRATION).reverse();
+  for (const name of later) await knex.migrate.down({ migrationSource: all, name } as Knex.MigratorConfig);
+};
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
@@ -124,7 +126,7 @@ async function partitionsRead(query: UsageQuery, dimension: UsageDimension, gran
       first: (q) => { keep(q); return tx.first(q); },
       execute: (q) => tx.execute(q),
     };
-    return usageByDimension(capturing, query, dimension, granularity);
+    return usageByDimension(capturing, query, dimension, granularity, true);
   });
   expect(statements.length).toBeGreaterThan(0);
   const read: string[][] = [];

@@ -1,14 +1,5 @@
-import type { FieldNode, FragmentDefinitionNode, GraphQLResolveInfo, SelectionSetNode } from 'graphql';
-
-/** The fields of a selection set, looking through fragments. */
-function fieldsOf(set: SelectionSetNode | undefined, fragments: Record<string, FragmentDefinitionNode>): FieldNode[] {
-  if (!set) return [];
-  return set.selections.flatMap((s) => {
-    if (s.kind === 'Field') return [s];
-    if (s.kind === 'InlineFragment') return fieldsOf(s.selectionSet, fragments);
-    return fieldsOf(fragments[s.name.value]?.selectionSet, fragments);
-  });
-}
+import type { GraphQLResolveInfo } from 'graphql';
+import { fieldsOf } from '../../lib/selection';
 
 /** Which related objects of its keys a listing is asked for. */
 export interface KeyRelations { developer: boolean; instance: boolean; channel: boolean; teams: boolean }

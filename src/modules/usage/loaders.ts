@@ -12,6 +12,8 @@ export interface KeyUsageRequest {
   to: Date;
   buckets: Date[];
   granularity: UsageGranularity;
+  /** Whether the rejections' reasons are asked for. */
+  reasons: boolean;
 }
 
 /** `ApiKey.usage` for a whole page of keys: one statement per distinct (range, granularity). */
@@ -20,19 +22,19 @@ export function createUsageLoaders(db: Db) {
     keyUsage: new DataLoader<KeyUsageRequest, UsageSeries, string>(async (requests) => {
       const groups = new Map<string, KeyUsageRequest[]>();
       for (const r of requests) {
-        const g = `${r.accountId}|${r.from.toISOString()}|${r.to.toISOString()}|${r.granularity}`;
+        const g = `${r.accountId}|${r.from.toISOString()}|${r.to.toISOString()}|${r.granularity}|${r.reasons}`;
         groups.set(g, [...(groups.get(g) ?? []), r]);
       }
       const results = new Map<KeyUsageRequest, UsageSeries>();
       for (const group of groups.values()) {
-        const { accountId, to, buckets, granularity } = group[0];
+        const { accountId, to, buckets, granularity, reasons } = group[0];
         const { rows } = await usageByDimension(db, {
           accountId, from: buckets[0], to, apiKeyIds: group.map((r) => r.apiKeyId),
           channelIds: [], instanceIds: [], teamIds: [], developerIds: [], clouds: [],
-        }, 'API_KEY', granularity);
-        for (const r of group) results.set(r, toSeries(r.apiKeyId, r.label, r.buckets, rows.filter((row) => row.key === r.apiKeyId)));
+        }, 'API_KEY', granularity, reasons);
+        for (const r of group) results.set(r, toSeries(r.apiKeyId, r.label, r.buckets, rows.filter((row) => row.key === r.apiKeyId), reasons));
       }
       return requests.map((r) => results.get(r) as UsageSeries);
-    }, { cacheKeyFn: (r) => `${r.apiKeyId}|${r.from.toISOString()}|${r.to.toISOString()}|${r.granularity}` }),
+    }, { cacheKeyFn: (r) => `${r.apiKeyId}|${r.from.toISOString()}|${r.to.toISOString()}|${r.granularity}|${r.reasons}` }),
   };
 }

@@ -17,30 +17,40 @@ export type RejectionCode = (typeof REJECTION_CODES)[number];
 /** The roll-ups' column of each reason (migration 20261201000060). */
 export const REASON_COLUMNS = ['expired', 'revoked', 'instance_mismatch', 'not_found', 'malformed'] as const;
 
-/** Verifications counted: valid, rejected, and the rejections by reason ({@link REJECTION_CODES}). */
-export interface Counts { valid: number; rejected: number; reasons: number[] }
+/**
+ * Verifications counted: valid, rejected, and the rejections by reason ({@link REJECTION_CODES});
+ * `reasons` is null when a report did not read them (nobody asked for `rejections`).
+ */
+export interface Counts { valid: number; rejected: number; reasons: number[] | null }
 
-export const noCounts = (): Counts => ({ valid: 0, rejected: 0, reasons: [0, 0, 0, 0, 0] });
+/** Counts with their reasons, as verifications are recorded. */
+export type RecordedCounts = Counts & { reasons: number[] };
+
+export function noCounts(): RecordedCounts;
+export function noCounts(reasons: boolean): Counts;
+export function noCounts(reasons = true): Counts {
+  return { valid: 0, rejected: 0, reasons: reasons ? [0, 0, 0, 0, 0] : null };
+}
 
 export function addCounts(into: Counts, c: Counts): void {
   into.valid += c.valid;
   into.rejected += c.rejected;
-  for (let i = 0; i < into.reasons.length; i++) into.reasons[i] += c.reasons[i];
+  if (into.reasons && c.reasons) for (let i = 0; i < into.reasons.length; i++) into.reasons[i] += c.reasons[i];
 }
 
 /** Rejections by reason as the API shows them; `unrecorded`: counted before reasons were kept. */
 export interface Rejections { expired: number; revoked: number; instanceMismatch: number; notFound: number; malformed: number; unrecorded: number }
 
 export function rejectionsOf(c: Counts): Rejections {
+  if (!c.reasons) throw new Error('The report did not read the rejections\' reasons');
   const [expired, revoked, instanceMismatch, notFound, malformed] = c.reasons;
   return { expired, revoked, instanceMismatch, notFound, malformed, unrecorded: c.rejected - (expired + revoked + instanceMismatch + notFound + malformed) };
 }
 
-export interface UsagePoint { start: Date; total: number; valid: number; rejected: number; rejections: Rejections }
+/** A point and a series keep their counts: `rejections` is made from them only when asked for. */
+export interface UsagePoint { start: Date; total: number; valid: number; rejected: number; counts: Counts }
 export type UsageSeriesKind = 'VALUE' | 'OTHERS' | 'NO_TEAM' | 'UNKNOWN_KEY';
-export interface UsageSeries {
-  key: string; kind: UsageSeriesKind; label: string; total: number; valid: number; rejected: number; rejections: Rejections; points: UsagePoint[];
-}
+export interface UsageSeries { key: string; kind: UsageSeriesKind; label: string; total: number; valid: number; rejected: number; counts: Counts; points: UsagePoint[] }
 
 /** Keys the roll-ups give the verifications that are no value of the dimension (src/modules/usage/store.ts). */
 export const UNKNOWN_KEY = '';
@@ -75,14 +85,17 @@ export function bucketsBetween(from: Date, to: Date, g: UsageGranularity): Date[
   return out;
 }
 
-/** Zero-filled series from rows of (bucket, counts). */
-export function toSeries(key: string, label: string, buckets: Date[], rows: { bucket: Date; counts: Counts }[], kind: UsageSeriesKind = 'VALUE'): UsageSeries {
+/** Zero-filled series from rows of (bucket, counts); `reasons`: whether the rows hold the rejections' reasons. */
+export function toSeries(
+  key: string, label: string, buckets: Date[], rows: { bucket: Date; counts: Counts }[], reasons: boolean, kind: UsageSeriesKind = 'VALUE',
+): UsageSeries {
   const byStart = new Map(rows.map((r) => [r.bucket.getTime(), r.counts]));
-  const all = noCounts();
+  const all = noCounts(reasons);
+  const empty = noCounts(reasons);
   const points = buckets.map((start) => {
-    const c = byStart.get(start.getTime()) ?? noCounts();
+    const c = byStart.get(start.getTime()) ?? empty;
     addCounts(all, c);
-    return { start, total: c.valid + c.rejected, valid: c.valid, rejected: c.rejected, rejections: rejectionsOf(c) };
+    return { start, total: c.valid + c.rejected, valid: c.valid, rejected: c.rejected, counts: c };
   });
-  return { key, kind, label, total: all.valid + all.rejected, valid: all.valid, rejected: all.rejected, rejections: rejectionsOf(all), points };
+  return { key, kind, label, total: all.valid + all.rejected, valid: all.valid, rejected: all.rejected, counts: all, points };
 }

@@ -4,13 +4,13 @@ import { ALL_ACCOUNTS } from '../../db/tenant';
 import { ApiError, fromDatabaseError } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import { recordLastUse } from '../api-keys/store';
-import { addCounts, noCounts, REJECTION_CODES, type Counts, type RejectionCode, type UsageDims } from './model';
+import { addCounts, noCounts, REJECTION_CODES, type RecordedCounts, type RejectionCode, type UsageDims } from './model';
 import { addToRollups } from './store';
 
 const HOUR = 3_600_000;
 
 interface Bucket {
-  dims: UsageDims; hour: number; counts: Counts;
+  dims: UsageDims; hour: number; counts: RecordedCounts;
   /** The latest verification counted in it (the key's lastUsedAt). */
   lastAt: number;
   /** The flush generation whose buffer holds it. */

@@ -10,7 +10,7 @@ import { developerNames } from '../developers/service';
 import { instanceNames } from '../instances/service';
 import { teamNames } from '../teams/service';
 import { bucketCount, DEFAULT_SERIES, MAX_SERIES, seriesBound } from './cost';
-import { addCounts, bucketsBetween, NO_TEAM, noCounts, OTHERS, rejectionsOf, toSeries, UNKNOWN_KEY, type Rejections, type UsageSeries } from './model';
+import { addCounts, bucketsBetween, NO_TEAM, noCounts, OTHERS, toSeries, UNKNOWN_KEY, type Counts, type UsageSeries } from './model';
 import { usageByDimension, type UsageQuery } from './store';
 
 /** Names of a dimension's values, from the module each belongs to (a cloud is its own name). */
@@ -30,7 +30,8 @@ export interface UsageReport {
   groupBy: UsageDimension;
   granularity: UsageGranularity;
   total: number;
-  rejections: Rejections;
+  /** All the report's verifications (each once); its `rejections` are made from them when asked for. */
+  counts: Counts;
   series: UsageSeries[];
   seriesCount: number;
 }
@@ -62,8 +63,9 @@ const SPECIAL: Record<string, { kind: UsageSeries['kind']; key: string; label: s
   [UNKNOWN_KEY]: { kind: 'UNKNOWN_KEY', key: 'none', label: '(unknown key)' },
 };
 
+/** `reasons`: whether the rejections' reasons are asked for (read only then). */
 export async function usageReport(
-  ctx: Context, filter: UsageFilter, groupBy: UsageDimension, granularity: UsageGranularity, first: number | null | undefined,
+  ctx: Context, filter: UsageFilter, groupBy: UsageDimension, granularity: UsageGranularity, first: number | null | undefined, reasons: boolean,
 ): Promise<UsageReport> {
   const { accountId } = requireReader(ctx.principal);
   const top = first ?? DEFAULT_SERIES;
@@ -81,7 +83,7 @@ export async function usageReport(
     apiKeyIds: idList('filter.apiKeyIds', filter.apiKeyIds),
     clouds: [...new Set(filter.clouds ?? [])],
   };
-  const { rows, values } = await usageByDimension(ctx.db, query, groupBy, granularity, top);
+  const { rows, values } = await usageByDimension(ctx.db, query, groupBy, granularity, reasons, top);
   const byKey = new Map<string, typeof rows>();
   for (const row of rows) {
     const list = byKey.get(row.key);
@@ -90,17 +92,15 @@ export async function usageReport(
   }
   const ids = [...byKey.keys()].filter((key) => !SPECIAL[key]);
   const labels = await labelsOf(ctx.db, accountId, groupBy, ids);
-  const series = ids.map((key) => toSeries(key, labels.get(key) ?? key, buckets, byKey.get(key) as typeof rows))
+  const series = ids.map((key) => toSeries(key, labels.get(key) ?? key, buckets, byKey.get(key) as typeof rows, reasons))
     .sort((a, b) => b.total - a.total || a.label.localeCompare(b.label));
   // then the series that are no value: the values left out, keys in no team, unknown keys
   for (const [key, { kind, key: shown, label }] of Object.entries(SPECIAL)) {
     const list = byKey.get(key);
-    if (list) series.push(toSeries(shown, label, buckets, list, kind));
+    if (list) series.push(toSeries(shown, label, buckets, list, reasons, kind));
   }
-  const all = noCounts();
+  const all = noCounts(reasons);
   // a key in several teams shows in each series; the report's totals count each verification once
-  for (const r of groupBy === 'TEAM' ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity)).rows : rows) addCounts(all, r.counts);
-  return {
-    groupBy, granularity, total: all.valid + all.rejected, rejections: rejectionsOf(all), series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0),
-  };
+  for (const r of groupBy === 'TEAM' ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity, reasons)).rows : rows) addCounts(all, r.counts);
+  return { groupBy, granularity, total: all.valid + all.rejected, counts: all, series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0) };
 }

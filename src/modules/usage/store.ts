@@ -42,20 +42,22 @@ export interface UsageRow { key: string; bucket: Date; counts: Counts }
 
 /** The roll-ups' counts: valid, rejected, and the rejections by reason. */
 const COUNT_COLUMNS = ['valid', 'rejected', ...REASON_COLUMNS];
-const summedCounts = (from = '') => COUNT_COLUMNS.map((c) => qb.raw(`sum(${from}${c})::int as ${c}`));
+/** The counts a report reads: the reasons only when asked for (fewer sums, smaller rows). */
+const countColumns = (reasons: boolean) => (reasons ? COUNT_COLUMNS : COUNT_COLUMNS.slice(0, 2));
+const summedCounts = (reasons: boolean, from = '') => countColumns(reasons).map((c) => qb.raw(`sum(${from}${c})::int as ${c}`));
 
-type SummedRow = { key: string; bucket: Date } & Record<(typeof COUNT_COLUMNS)[number], number>;
+type SummedRow = { key: string; bucket: Date } & Record<string, number>;
 
-const usageRow = (r: SummedRow): UsageRow => ({
-  key: r.key, bucket: r.bucket, counts: { valid: r.valid, rejected: r.rejected, reasons: REASON_COLUMNS.map((c) => r[c]) },
+const usageRow = (reasons: boolean) => (r: SummedRow): UsageRow => ({
+  key: r.key, bucket: r.bucket, counts: { valid: r.valid, rejected: r.rejected, reasons: reasons ? REASON_COLUMNS.map((c) => r[c]) : null },
 });
 
 /** Hourly roll-ups of the query as (key, bucket, counts…). */
-function hourlyRows(q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Knex.QueryBuilder {
+function hourlyRows(q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity, reasons: boolean): Knex.QueryBuilder {
   return matching(q).select(
     qb.raw(`${DIMENSION_SQL[dimension]} as key`),
     qb.raw(`date_trunc('${TRUNC[granularity]}', u.hour at time zone 'UTC') at time zone 'UTC' as bucket`),
-    ...COUNT_COLUMNS.map((c) => `u.${c}`),
+    ...countColumns(reasons).map((c) => `u.${c}`),
   );
 }
 
@@ -72,7 +74,7 @@ function fromDailyRollup(q: UsageQuery, dimension: UsageDimension, granularity: 
 }
 
 /** The roll-ups as (key, bucket, valid, rejected) rows, not yet summed: daily and hourly ones. */
-function fromDailyAndHourly(q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity): Knex.QueryBuilder | null {
+function fromDailyAndHourly(q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity, reasons: boolean): Knex.QueryBuilder | null {
   const firstDay = new Date(Math.ceil(q.from.getTime() / DAY_MS) * DAY_MS);
   const endDay = new Date(Math.max(firstDay.getTime(), Math.floor(q.to.getTime() / DAY_MS) * DAY_MS));
   const column = dimension === 'CHANNEL' ? 'channel_id' : 'cloud';
@@ -80,13 +82,13 @@ function fromDailyAndHourly(q: UsageQuery, dimension: UsageDimension, granularit
   const parts: Knex.QueryBuilder[] = [];
   const daily = () => {
     const b = qb('usage_daily_channels as u').where('u.account_id', q.accountId)
-      .select(qb.raw(`u.${column} as key`), qb.raw(`date_trunc('${trunc}', u.day at time zone 'UTC') at time zone 'UTC' as bucket`), ...COUNT_COLUMNS.map((c) => `u.${c}`));
+      .select(qb.raw(`u.${column} as key`), qb.raw(`date_trunc('${trunc}', u.day at time zone 'UTC') at time zone 'UTC' as bucket`), ...countColumns(reasons).map((c) => `u.${c}`));
     if (q.channelIds.length) b.whereRaw('u.channel_id = any(?::text[])', [q.channelIds]);
     if (q.clouds.length) b.whereRaw('u.cloud = any(?::text[])', [q.clouds]);
     return b;
   };
   if (firstDay < endDay) parts.push(daily().where('u.day', '>=', firstDay).where('u.day', '<', endDay));
-  const hourly = (from: Date, to: Date) => hourlyRows({ ...q, from, to }, dimension, granularity);
+  const hourly = (from: Date, to: Date) => hourlyRows({ ...q, from, to }, dimension, granularity, reasons);
   if (q.from < firstDay) parts.push(hourly(q.from, firstDay < q.to ? firstDay : q.to));
   if (endDay < q.to && firstDay < q.to) {
     // The last, partial day (typically today, up to now): its daily row holds exactly the hours
@@ -113,15 +115,16 @@ export interface UsageRows { rows: UsageRow[]; values: number }
  * are. The series that are no value ({@link UNKNOWN_KEY}, {@link NO_TEAM}) are kept apart.
  */
 export async function usageByDimension(
-  db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity, top: number | null = null,
+  db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity, reasons: boolean, top: number | null = null,
 ): Promise<UsageRows> {
-  const source = fromDailyRollup(q, dimension, granularity) ? fromDailyAndHourly(q, dimension, granularity) : hourlyRows(q, dimension, granularity);
+  const source = fromDailyRollup(q, dimension, granularity)
+    ? fromDailyAndHourly(q, dimension, granularity, reasons) : hourlyRows(q, dimension, granularity, reasons);
   if (source === null) return { rows: [], values: 0 };
-  const summed = qb.from(source.as('x')).select('key', 'bucket', ...summedCounts()).groupBy('key', 'bucket');
+  const summed = qb.from(source.as('x')).select('key', 'bucket', ...summedCounts(reasons)).groupBy('key', 'bucket');
   // a team filter keeps only the asked-for teams' series when grouping by team
   if (dimension === 'TEAM' && q.teamIds.length) summed.whereRaw('key = any(?::text[])', [q.teamIds]);
   if (top === null) {
-    const rows = (await db.rows<SummedRow>(summed)).map(usageRow);
+    const rows = (await db.rows<SummedRow>(summed)).map(usageRow(reasons));
     return { rows, values: new Set(rows.map((r) => r.key)).size };
   }
   const ranked = qb.from('s').whereRaw('key <> all(?::text[])', [[UNKNOWN_KEY, NO_TEAM]]).groupBy('key')
@@ -130,10 +133,10 @@ export async function usageByDimension(
     .from('s').leftJoin('ranked as r', 'r.key', 's.key')
     .select(
       qb.raw('case when r.rank > ? then ? else s.key end as key', [top, OTHERS]), 's.bucket',
-      ...summedCounts('s.'), qb.raw('max(r.value_count)::int as value_count'),
+      ...summedCounts(reasons, 's.'), qb.raw('max(r.value_count)::int as value_count'),
     )
     .groupByRaw('1, 2'));
-  return { rows: rows.map(usageRow), values: rows.reduce((n, r) => Math.max(n, r.value_count ?? 0), 0) };
+  return { rows: rows.map(usageRow(reasons)), values: rows.reduce((n, r) => Math.max(n, r.value_count ?? 0), 0) };
 }
 
 export interface UsageBucketRow {
@@ -166,7 +169,7 @@ export async function addToRollups(db: Db, shard: number, rows: readonly UsageBu
       rows.map((b) => b.teamIds.join(',')),
       rows.map((b) => b.counts.valid),
       rows.map((b) => b.counts.rejected),
-      ...REASON_COLUMNS.map((_, i) => rows.map((b) => b.counts.reasons[i])),
+      ...REASON_COLUMNS.map((_, i) => rows.map((b) => b.counts.reasons?.[i] ?? 0)),
     ],
   ));
 }
