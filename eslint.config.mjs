@@ -51,7 +51,7 @@ export default tseslint.config(
       // PageInfo, the viewer and the usage report's parts are not objects with an identity
       '@graphql-eslint/strict-id-in-types': ['error', {
         acceptedIdNames: ['id'], acceptedIdTypes: ['ID'],
-        exceptions: { suffixes: ['Payload', 'Connection', 'Edge'], types: ['PageInfo', 'Viewer', 'UsageReport', 'UsageSeries', 'UsagePoint'] },
+        exceptions: { suffixes: ['Payload', 'Connection', 'Edge'], types: ['PageInfo', 'Viewer', 'UsageReport', 'UsageSeries', 'UsagePoint', 'UsageRejections', 'ApiKeyFacets'] },
       }],
       // The contract fixes plain lists where the set stays small (channels, instances, a key's
       // teams, a developer's instances, revoked keys in a payload, usage series and points), so

@@ -1,7 +1,7 @@
 // Benchmarks of the service as its clients use it, against the seeded PostgreSQL on 127.0.0.1 only,
 // each listing beside PostGraphile 5 serving the same tables under the same row-level security.
 //
-// npm run bench [-- GROUP…]   groups: list search filter sort page lookups usage bulk verifyload verify startup scale (all by default)
+// npm run bench [-- GROUP…]   groups: list search filter facets sort page lookups usage bulk verifyload verify startup scale (all by default)
 // Environment:
 //   BENCH_DATABASE_URL or DATABASE_URL  the seeded database (default postgres://postgres@127.0.0.1:5432/qckeys_bench)
 //   BENCH_DURATION    seconds of load per server, scenario and connection count (6), split into
@@ -30,7 +30,7 @@ import { SERVER_NODE_FLAGS, startBenchServer, type BenchServer } from './lib/ser
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/qckeys_bench';
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
-const GROUPS = ['list', 'search', 'filter', 'sort', 'page', 'lookups', 'usage', 'bulk', 'verifyload', 'verify', 'startup', 'scale'] as const;
+const GROUPS = ['list', 'search', 'filter', 'facets', 'sort', 'page', 'lookups', 'usage', 'bulk', 'verifyload', 'verify', 'startup', 'scale'] as const;
 type Group = (typeof GROUPS)[number];
 const LISTING_GROUPS: Group[] = ['list', 'search', 'filter', 'sort', 'page'];
 
@@ -287,6 +287,48 @@ async function filterScenario(b: Bench): Promise<void> {
   ];
   for (const [label, filter] of filters) {
     await runListing(b, { group: 'filter', label: `filter ${label}`, op: op(b, 'ApiKeys'), variables: { first: 50, filter }, targets: listingTargets });
+  }
+}
+
+/**
+ * The filter panel's counts (ApiKeyFacets of the client) for a few filters: under load, where the
+ * service keeps each filter's counts until a key changes; and each counted afresh (a filter not
+ * asked before, one request at a time), what the first view after a change costs.
+ */
+async function facetsScenario(b: Bench): Promise<void> {
+  const p = await picks(b);
+  const now = b.now.toISOString();
+  const in30 = new Date(b.now.getTime() + 30 * day).toISOString();
+  const filters: [string, Record<string, unknown>][] = [
+    ['no filter', {}],
+    ['one team + statuses ACTIVE', { teamIds: [p.team.id], statuses: ['ACTIVE'] }],
+    ['search "ledger"', { search: 'ledger' }],
+    ['expiring within 30 days + SALESFORCE', { expiresAfter: now, expiresBefore: in30, clouds: ['SALESFORCE'] }],
+  ];
+  const o = op(b, 'ApiKeyFacets');
+  for (const [what, filter] of filters) {
+    const label = `facets: ApiKeyFacets (${o.source}), ${what}`;
+    if (ONLY && !ONLY.test(label)) continue;
+    b.ran.add(o.name);
+    // counted afresh: the same filter with a `first` not asked before is a filter the service has not kept
+    const fresh: number[] = [];
+    for (let first = 41; first <= 45; first++) {
+      const started = performance.now();
+      const answer = await post(b.server.baseUrl, b.token, bodyOf(o, { filter, first }));
+      fresh.push(performance.now() - started);
+      if (answer.errors?.length) throw new Error(`ApiKeyFacets failed: ${JSON.stringify(answer.errors)}`);
+    }
+    fresh.sort((x, y) => x - y);
+    const body = bodyOf(o, { filter });
+    for (const connections of CONNECTIONS) {
+      const runs: LoadResult[] = [];
+      for (let round = 0; round < ROUNDS; round++) runs.push(await loadOn(b.server, body, b.token, connections));
+      const r = combine(runs);
+      b.rows.push({
+        group: 'facets', scenario: label, connections, qckeys: figures(r), peer: null, ratio: null, targets: [p975Within(r), noFailures(r)],
+        note: `counted afresh, one request at a time: ${fresh.map((ms) => ms.toFixed(0)).join(', ')} ms; no PostGraphile row (no equivalent)`,
+      });
+    }
   }
 }
 
@@ -687,6 +729,7 @@ async function main(): Promise<void> {
         if (groups.has('list')) await listScenario(b);
         if (groups.has('search')) await searchScenario(b);
         if (groups.has('filter')) await filterScenario(b);
+        if (groups.has('facets')) await facetsScenario(b);
         if (groups.has('sort')) await sortScenario(b);
         if (groups.has('page')) await pageScenario(b);
         if (groups.has('lookups')) await lookupsScenario(b);

@@ -107,7 +107,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     onResult: (result) => metrics.idempotency.inc({ result }),
   });
   const recentWriters = await startReadRouting(db, config.replicas.readYourWritesMs);
-  const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges, keyCounts: new KeyCounts(), recentWriters };
+  const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges, keyCounts: new KeyCounts(),
+    // a facet list holds up to 500 values: 100 filters' facets stay within a few MB
+    keyFacets: new KeyCounts(100), recentWriters };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
   const listen = (server: http.Server, port: number) => new Promise<void>((resolve, reject) => {

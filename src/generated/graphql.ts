@@ -174,6 +174,42 @@ export type ApiKeyEventType =
   /** Name, instance, channel, developer, teams or expiry changed. */
   | 'UPDATED';
 
+/** One value of a smart filter and how many keys have it. */
+export type ApiKeyFacetValue = {
+  __typename?: 'ApiKeyFacetValue';
+  /** Keys that match the filter, but for this value's own dimension, and have this value. */
+  count: Scalars['Int']['output'];
+  /** The value's ID (a team, developer, channel or instance ID; the name of a cloud or status). */
+  id: Scalars['ID']['output'];
+  /** Its name. */
+  label: Scalars['String']['output'];
+};
+
+/** Key counts for the smart filters of a listing. Each facet counts the keys that match the filter but for its own dimension (choosing a team keeps the other teams' counts), in every status the filter allows: revoked and expired keys count unless `statuses` leaves them out. Lists hold the busiest values first, at most `first` of them; a value no matching key has is left out. */
+export type ApiKeyFacets = {
+  __typename?: 'ApiKeyFacets';
+  /** By channel, ignoring `channelIds`. */
+  channels: Array<ApiKeyFacetValue>;
+  /** By cloud, ignoring `clouds`. */
+  clouds: Array<ApiKeyFacetValue>;
+  /** By developer, ignoring `developerIds`. */
+  developers: Array<ApiKeyFacetValue>;
+  /** Active keys that expire within 7 days from now, ignoring `expiresBefore` and `expiresAfter`. */
+  expiringWithin7Days: Scalars['Int']['output'];
+  /** Active keys that expire within 30 days from now, ignoring `expiresBefore` and `expiresAfter`. */
+  expiringWithin30Days: Scalars['Int']['output'];
+  /** By instance, ignoring `instanceIds`. */
+  instances: Array<ApiKeyFacetValue>;
+  /** By status (ACTIVE, EXPIRED, REVOKED), ignoring `statuses`. */
+  statuses: Array<ApiKeyFacetValue>;
+  /** By team (a key in several teams counts in each), ignoring `teamIds` and `withoutTeam`. */
+  teams: Array<ApiKeyFacetValue>;
+  /** Keys that match the whole filter: the listing's `totalCount`. */
+  totalCount: Scalars['Int']['output'];
+  /** Keys in no team, ignoring `teamIds` and `withoutTeam`. */
+  withoutTeam: Scalars['Int']['output'];
+};
+
 /** Smart filters of a key listing; all given conditions must hold. */
 export type ApiKeyFilter = {
   /** Keys of any of these channels. */
@@ -622,6 +658,8 @@ export type Query = {
   apiKey?: Maybe<ApiKey>;
   /** The account-wide audit trail of key changes, newest first. */
   apiKeyEvents: ApiKeyEventConnection;
+  /** Key counts for the smart filters of a listing with this filter (the same filter as `apiKeys`). Role admin or viewer. */
+  apiKeyFacets: ApiKeyFacets;
   /** The account's keys (not deleted), filtered, sorted (default newest first) and paged. */
   apiKeys: ApiKeyConnection;
   /** Every channel of the account, by name. */
@@ -651,6 +689,13 @@ export type QueryApiKeyArgs = {
 export type QueryApiKeyEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ApiKeyEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Read operations. Every result is scoped to the token's account. */
+export type QueryApiKeyFacetsArgs = {
+  filter?: InputMaybe<ApiKeyFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -793,7 +838,7 @@ export type RevokeApiKeysPayload = {
 /** A team of the customer's organisation; keys are grouped by teams for filtering and usage. */
 export type Team = Node & {
   __typename?: 'Team';
-  /** Number of keys (not deleted) in this team. */
+  /** Number of keys in this team that are not deleted, in every status: active, expired and revoked. `apiKeyFacets` counts a listing's keys per team by status and filter. */
   apiKeyCount: Scalars['Int']['output'];
   /** Opaque ID. */
   id: Scalars['ID']['output'];
@@ -1157,6 +1202,8 @@ export type ResolversTypes = ResolversObject<{
   ApiKeyEventEdge: ResolverTypeWrapper<Omit<ApiKeyEventEdge, 'node'> & { node: ResolversTypes['ApiKeyEvent'] }>;
   ApiKeyEventFilter: ApiKeyEventFilter;
   ApiKeyEventType: ApiKeyEventType;
+  ApiKeyFacetValue: ResolverTypeWrapper<ApiKeyFacetValue>;
+  ApiKeyFacets: ResolverTypeWrapper<ApiKeyFacets>;
   ApiKeyFilter: ApiKeyFilter;
   ApiKeyOrder: ApiKeyOrder;
   ApiKeyOrderField: ApiKeyOrderField;
@@ -1237,6 +1284,8 @@ export type ResolversParentTypes = ResolversObject<{
   ApiKeyEventConnection: ConnectionModel<ApiKeyEventRecordModel>;
   ApiKeyEventEdge: Omit<ApiKeyEventEdge, 'node'> & { node: ResolversParentTypes['ApiKeyEvent'] };
   ApiKeyEventFilter: ApiKeyEventFilter;
+  ApiKeyFacetValue: ApiKeyFacetValue;
+  ApiKeyFacets: ApiKeyFacets;
   ApiKeyFilter: ApiKeyFilter;
   ApiKeyOrder: ApiKeyOrder;
   Boolean: Scalars['Boolean']['output'];
@@ -1356,6 +1405,25 @@ export type ApiKeyEventEdgeResolvers<ContextType = Context, ParentType extends R
   node?: Resolver<ResolversTypes['ApiKeyEvent'], ParentType, ContextType>;
 }>;
 
+export type ApiKeyFacetValueResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApiKeyFacetValue'] = ResolversParentTypes['ApiKeyFacetValue']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type ApiKeyFacetsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApiKeyFacets'] = ResolversParentTypes['ApiKeyFacets']> = ResolversObject<{
+  channels?: Resolver<Array<ResolversTypes['ApiKeyFacetValue']>, ParentType, ContextType>;
+  clouds?: Resolver<Array<ResolversTypes['ApiKeyFacetValue']>, ParentType, ContextType>;
+  developers?: Resolver<Array<ResolversTypes['ApiKeyFacetValue']>, ParentType, ContextType>;
+  expiringWithin7Days?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expiringWithin30Days?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  instances?: Resolver<Array<ResolversTypes['ApiKeyFacetValue']>, ParentType, ContextType>;
+  statuses?: Resolver<Array<ResolversTypes['ApiKeyFacetValue']>, ParentType, ContextType>;
+  teams?: Resolver<Array<ResolversTypes['ApiKeyFacetValue']>, ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  withoutTeam?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type ChannelResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Channel'] = ResolversParentTypes['Channel']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1469,6 +1537,7 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   apiKey?: Resolver<Maybe<ResolversTypes['ApiKey']>, ParentType, ContextType, RequireFields<QueryApiKeyArgs, 'id'>>;
   apiKeyEvents?: Resolver<ResolversTypes['ApiKeyEventConnection'], ParentType, ContextType, Partial<QueryApiKeyEventsArgs>>;
+  apiKeyFacets?: Resolver<ResolversTypes['ApiKeyFacets'], ParentType, ContextType, Partial<QueryApiKeyFacetsArgs>>;
   apiKeys?: Resolver<ResolversTypes['ApiKeyConnection'], ParentType, ContextType, Partial<QueryApiKeysArgs>>;
   channels?: Resolver<Array<ResolversTypes['Channel']>, ParentType, ContextType>;
   developers?: Resolver<ResolversTypes['DeveloperConnection'], ParentType, ContextType, Partial<QueryDevelopersArgs>>;
@@ -1589,6 +1658,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   ApiKeyEvent?: ApiKeyEventResolvers<ContextType>;
   ApiKeyEventConnection?: ApiKeyEventConnectionResolvers<ContextType>;
   ApiKeyEventEdge?: ApiKeyEventEdgeResolvers<ContextType>;
+  ApiKeyFacetValue?: ApiKeyFacetValueResolvers<ContextType>;
+  ApiKeyFacets?: ApiKeyFacetsResolvers<ContextType>;
   Channel?: ChannelResolvers<ContextType>;
   CreateApiKeyPayload?: CreateApiKeyPayloadResolvers<ContextType>;
   CreateChannelPayload?: CreateChannelPayloadResolvers<ContextType>;

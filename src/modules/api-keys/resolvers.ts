@@ -11,6 +11,7 @@ export const apiKeyResolvers: Resolvers = {
     apiKey: (_p, { id }, ctx) => service.apiKey(ctx, id),
     apiKeys: (_p, args, ctx, info) => service.apiKeys(ctx, args, relationsAsked(info)),
     apiKeyEvents: (_p, args, ctx) => service.apiKeyEvents(ctx, args),
+    apiKeyFacets: (_p, args, ctx) => service.apiKeyFacets(ctx, args),
   },
   Mutation: {
     createApiKey: (_p, { input }, ctx) => service.createApiKey(ctx, input),

@@ -20,6 +20,7 @@ import { resolveTeams } from '../teams/service';
 import { notifyKeysChanged, recordEvents } from './events';
 import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, toKeyOrder } from './input';
 import { KeyCounts } from './counts';
+import { countFacets, labelled, stampAndNames, type KeyFacets } from './facets';
 import { change, deleteKeys, event, recordTeamChanges, relationChange, revokeKeys, teamNames, type Changes } from './keys';
 import { DEFAULT_LIFETIME_SECONDS, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
 import { digestOf, generateSecret, hintOf } from './secrets';
@@ -66,6 +67,44 @@ async function countKeys(ctx: Context, accountId: string, filter: store.KeyFilte
   const { n, stamp, nextExpiry } = await store.countKeys(ctx.db, accountId, filter, now);
   counts.set(key, n, stamp, store.countChangesWithTime(filter) && nextExpiry ? nextExpiry.getTime() : Infinity);
   return n;
+}
+
+/** Values per facet list: the busiest `first`, by default and at most. */
+export const FACET_VALUES = { default: 50, max: 500 };
+
+/**
+ * `apiKeyFacets`: the counts of the smart filters for a filter, kept by the service like
+ * `totalCount` (the same stamp, and until a key's expiry or its entry into an "expiring soon"
+ * window changes a count). Requests that find no kept counts while another is counting the same
+ * filter wait for it; when keys changed meanwhile, a request counts in its own transaction.
+ */
+export async function apiKeyFacets(ctx: Context, args: { filter?: ApiKeyFilter | null; first?: number | null }): Promise<KeyFacets> {
+  const { accountId } = requireReader(ctx.principal);
+  const filter = toKeyFilter(args.filter, 'filter');
+  const first = args.first ?? FACET_VALUES.default;
+  if (!Number.isInteger(first) || first < 1 || first > FACET_VALUES.max) throw badInput('first', `first must be between 1 and ${FACET_VALUES.max}`);
+  const now = ctx.now();
+  const key = `${KeyCounts.keyOf(accountId, filter)}|${first}`;
+  const cache = ctx.app.keyFacets;
+  const count = async () => {
+    const { facets, stamp, validUntil } = await countFacets(ctx.db, accountId, filter, now, first);
+    return { value: facets, stamp, validUntil };
+  };
+  const fromKept = async (): Promise<KeyFacets | null> => {
+    const kept = cache.peek(key, now.getTime());
+    if (!kept) return null;
+    const { stamp, names } = await stampAndNames(ctx.db, accountId, kept.value);
+    return stamp === kept.stamp ? labelled(kept.value, names) : null;
+  };
+  const kept = await fromKept();
+  if (kept) return kept;
+  // counted by this request or by the one already counting (whose failure is not this request's)
+  await cache.once(key, count).catch(() => undefined);
+  const shared = await fromKept();
+  if (shared) return shared;
+  const own = await count();
+  cache.set(key, own.value, own.stamp, own.validUntil);
+  return labelled(own.value, (await stampAndNames(ctx.db, accountId, own.value)).names);
 }
 
 /** Loads what the page's keys show of their developer, instance, channel and teams in one statement. */

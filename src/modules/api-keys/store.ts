@@ -78,35 +78,48 @@ export const cursorOfKey = (order: KeyOrder) => (k: ApiKeyRecord): unknown[] => 
 export const isKeyCursor = (order: KeyOrder, values: unknown[]): boolean =>
   values.length === 2 && SORT[order.field].accepts(values[0]) && isText(values[1]);
 
-/** Live keys of the account that match the filter, as `k`. */
-function matching(accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
+/** The dimensions of the listing's filter that facets count by (the search is none: it narrows every facet). */
+export type FilterDimension = 'team' | 'developer' | 'channel' | 'instance' | 'cloud' | 'status' | 'expiry';
+
+/** Each dimension the filter narrows, as a condition on keys `k`; absent: not filtered. */
+export function filterConditions(accountId: string, f: KeyFilter, now: Date): Partial<Record<FilterDimension, Knex.Raw>> {
+  const out: Partial<Record<FilterDimension, Knex.Raw>> = {};
+  const team: Knex.Raw[] = [];
+  if (f.teamIds.length) {
+    team.push(qb.raw('exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.account_id = ? and kt.team_id = any(?::text[]))', [accountId, f.teamIds]));
+  }
+  if (f.withoutTeam !== null) {
+    team.push(qb.raw(`${f.withoutTeam ? 'not ' : ''}exists (select 1 from api_key_teams as kt0 where kt0.api_key_id = k.id and kt0.account_id = ?)`, [accountId]));
+  }
+  if (team.length) out.team = qb.raw(team.map(() => '?').join(' and '), team);
+  if (f.developerIds.length) out.developer = qb.raw('k.developer_id = any(?::text[])', [f.developerIds]);
+  if (f.channelIds.length) out.channel = qb.raw('k.channel_id = any(?::text[])', [f.channelIds]);
+  if (f.instanceIds.length) out.instance = qb.raw('k.instance_id = any(?::text[])', [f.instanceIds]);
+  if (f.clouds.length) out.cloud = qb.raw('k.cloud = any(?::text[])', [f.clouds]);
+  if (f.statuses.length && f.statuses.length < 3) {
+    const each = f.statuses.map((status) => (status === 'REVOKED' ? qb.raw('k.revoked_at is not null')
+      : qb.raw(`(k.revoked_at is null and k.expires_at ${status === 'ACTIVE' ? '>' : '<='} ?)`, [now])));
+    out.status = qb.raw(`(${each.map(() => '?').join(' or ')})`, each);
+  }
+  const expiry: Knex.Raw[] = [];
+  if (f.expiresBefore) expiry.push(qb.raw('k.expires_at < ?', [f.expiresBefore]));
+  if (f.expiresAfter) expiry.push(qb.raw('k.expires_at >= ?', [f.expiresAfter]));
+  if (expiry.length) out.expiry = qb.raw(expiry.map(() => '?').join(' and '), expiry);
+  return out;
+}
+
+/** Live keys of the account named like the filter's search, as `k` (every live key without one). */
+export function liveKeys(accountId: string, f: KeyFilter): Knex.QueryBuilder {
   const q = qb('api_keys as k').where('k.account_id', accountId).whereNull('k.deleted_at');
   // through the names' own trigram index (migrations/20261126000030_key_name_search.ts)
   if (f.search) q.whereRaw('k.id = any(array(select api_key_ids_named_like(?, ?)))', [accountId, likePattern(f.search)]);
-  if (f.teamIds.length) {
-    q.whereExists(qb('api_key_teams as kt').whereRaw('kt.api_key_id = k.id').where('kt.account_id', accountId)
-      .whereRaw('kt.team_id = any(?::text[])', [f.teamIds]).select(qb.raw('1')));
-  }
-  if (f.withoutTeam !== null) {
-    const hasTeam = qb('api_key_teams as kt0').whereRaw('kt0.api_key_id = k.id').where('kt0.account_id', accountId).select(qb.raw('1'));
-    if (f.withoutTeam) q.whereNotExists(hasTeam);
-    else q.whereExists(hasTeam);
-  }
-  if (f.developerIds.length) q.whereRaw('k.developer_id = any(?::text[])', [f.developerIds]);
-  if (f.channelIds.length) q.whereRaw('k.channel_id = any(?::text[])', [f.channelIds]);
-  if (f.instanceIds.length) q.whereRaw('k.instance_id = any(?::text[])', [f.instanceIds]);
-  if (f.clouds.length) q.whereRaw('k.cloud = any(?::text[])', [f.clouds]);
-  if (f.statuses.length && f.statuses.length < 3) {
-    q.where((w) => {
-      for (const status of f.statuses) {
-        if (status === 'REVOKED') w.orWhereNotNull('k.revoked_at');
-        if (status === 'ACTIVE') w.orWhere((a) => a.whereNull('k.revoked_at').where('k.expires_at', '>', now));
-        if (status === 'EXPIRED') w.orWhere((e) => e.whereNull('k.revoked_at').where('k.expires_at', '<=', now));
-      }
-    });
-  }
-  if (f.expiresBefore) q.where('k.expires_at', '<', f.expiresBefore);
-  if (f.expiresAfter) q.where('k.expires_at', '>=', f.expiresAfter);
+  return q;
+}
+
+/** Live keys of the account that match the filter, as `k`. */
+function matching(accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
+  const q = liveKeys(accountId, f);
+  for (const condition of Object.values(filterConditions(accountId, f, now))) q.whereRaw('(?)', [condition]);
   return q;
 }
 

@@ -1,0 +1,111 @@
+import { qb, type Db } from '../../db/db';
+import type { Knex } from 'knex';
+import { filterConditions, liveKeys, type FilterDimension, type KeyFilter } from './store';
+
+/** One value of a facet: its ID (the name, for clouds and statuses) and how many keys have it. */
+export interface FacetValue { id: string; label: string; count: number }
+
+/** Key counts for the smart filters (`apiKeyFacets`). */
+export interface KeyFacets {
+  totalCount: number;
+  teams: FacetValue[];
+  withoutTeam: number;
+  developers: FacetValue[];
+  channels: FacetValue[];
+  instances: FacetValue[];
+  clouds: FacetValue[];
+  statuses: FacetValue[];
+  expiringWithin7Days: number;
+  expiringWithin30Days: number;
+}
+
+/** The facets with values of their own, the dimension each ignores, and the table of their names. */
+const VALUE_FACETS = [
+  { facet: 'developers', dimension: 'developer', column: 'k.developer_id', table: 'developers' },
+  { facet: 'channels', dimension: 'channel', column: 'k.channel_id', table: 'channels' },
+  { facet: 'instances', dimension: 'instance', column: 'k.instance_id', table: 'instances' },
+  { facet: 'clouds', dimension: 'cloud', column: 'k.cloud', table: null },
+  { facet: 'statuses', dimension: 'status', column: 'k.status', table: null },
+] as const;
+const DIMENSIONS: FilterDimension[] = ['team', 'developer', 'channel', 'instance', 'cloud', 'status', 'expiry'];
+const DAY_MS = 86_400_000;
+
+/** The counts of a filter's facets, the account's count stamp read with them, and when they stop being true with no write. */
+export interface FacetCounts { facets: Omit<KeyFacets, 'teams' | 'developers' | 'channels' | 'instances'> & Record<'teams' | 'developers' | 'channels' | 'instances', { id: string; count: number }[]>; stamp: number; validUntil: number }
+
+/**
+ * Every facet in one statement. The account's live keys named like the search are read once,
+ * each with a flag per filtered dimension; each facet then counts the keys whose flags hold but
+ * for its own dimension's (as faceted search does: choosing a team does not hide the other
+ * teams' counts). A facet keeps its `first` busiest values. The count stamp and the next time a
+ * count changes by itself (a key expires, or comes within 7 or 30 days of it) come from the same
+ * statement.
+ */
+export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: Date, first: number): Promise<FacetCounts> {
+  const conditions = filterConditions(accountId, f, now);
+  const flags = DIMENSIONS.map((d) => qb.raw(`coalesce(?, true) as m_${d}`, [conditions[d] ?? null]));
+  const keys = liveKeys(accountId, f).select(
+    'k.id', 'k.developer_id', 'k.channel_id', 'k.instance_id', 'k.cloud', 'k.expires_at',
+    qb.raw(`case when k.revoked_at is not null then 'REVOKED' when k.expires_at <= ? then 'EXPIRED' else 'ACTIVE' end as status`, [now]),
+    ...flags,
+  );
+  const but = (skip: FilterDimension | null) => DIMENSIONS.filter((d) => d !== skip && conditions[d]).map((d) => `k.m_${d}`).join(' and ') || 'true';
+  const parts: Knex.Raw[] = [
+    qb.raw(`select 'total' as facet, null as value, count(*)::int as n from k where ${but(null)}`),
+    ...VALUE_FACETS.map((v) => qb.raw(`select '${v.facet}', ${v.column}, count(*)::int from k where ${but(v.dimension)} group by 2`)),
+    qb.raw(`select 'teams', kt.team_id, count(*)::int from k join api_key_teams as kt on kt.api_key_id = k.id and kt.account_id = ? where ${but('team')} group by 2`, [accountId]),
+    qb.raw(`select 'withoutTeam', null, count(*)::int from k where ${but('team')}
+      and not exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.account_id = ?)`, [accountId]),
+    ...[7, 30].map((days) => qb.raw(`select 'expiringWithin${days}Days', null, count(*)::int from k
+      where ${but('expiry')} and k.status = 'ACTIVE' and k.expires_at < ?`, [new Date(now.getTime() + days * DAY_MS)])),
+  ];
+  const next = (days: number) => qb.raw(`(select min(expires_at) - interval '${days} days' from api_keys
+    where account_id = ? and deleted_at is null and revoked_at is null and expires_at > ?)`, [accountId, new Date(now.getTime() + days * DAY_MS)]);
+  const rows = await db.rows<{ facet: string; value: string | null; n: number; rank: number; stamp: number; valid_until: Date | null }>(qb.raw(`
+    with k as materialized (?), counted as (${parts.map(() => '?').join(' union all ')})
+    select c.facet, c.value, c.n, row_number() over (partition by c.facet order by c.n desc, c.value) as rank,
+           coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp,
+           least(?, ?, ?) as valid_until
+    from counted as c`, [keys, ...parts, accountId, next(0), next(7), next(30)]));
+  const facets: FacetCounts['facets'] = {
+    totalCount: 0, withoutTeam: 0, expiringWithin7Days: 0, expiringWithin30Days: 0,
+    teams: [], developers: [], channels: [], instances: [], clouds: [], statuses: [],
+  };
+  for (const r of rows) {
+    if (r.value === null) {
+      (facets as unknown as Record<string, number>)[r.facet === 'total' ? 'totalCount' : r.facet] = r.n;
+    } else if (r.rank <= first) {
+      (facets as unknown as Record<string, { id: string; count: number }[]>)[r.facet].push({ id: r.value, count: r.n });
+    }
+  }
+  const any = rows[0];
+  return { facets, stamp: any?.stamp ?? 0, validUntil: any?.valid_until ? new Date(any.valid_until).getTime() : Infinity };
+}
+
+/** The facets' counts as kept: the values of teams, developers, channels and instances without their names. */
+export type CountedFacets = FacetCounts['facets'];
+
+const NAMED = ['teams', 'developers', 'channels', 'instances'] as const;
+
+/**
+ * The account's count stamp and the names of the facets' values, in one statement: a kept count
+ * is checked and named in one round trip (names are read each time: a rename moves no count).
+ */
+export async function stampAndNames(db: Db, accountId: string, counts: CountedFacets): Promise<{ stamp: number; names: Map<string, string> }> {
+  const ids = NAMED.flatMap((facet) => counts[facet].map((v) => v.id));
+  const row = await db.first<{ stamp: number; names: Record<string, string> | null }>(qb.raw(`
+    select coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp,
+           (select json_object_agg(n.id, n.name) from (${NAMED.map((t) => `select id, name from ${t} where account_id = ? and id = any(?::text[])`).join(' union all ')}) as n) as names`,
+  [accountId, ...NAMED.flatMap(() => [accountId, ids])]));
+  return { stamp: row?.stamp ?? 0, names: new Map(Object.entries(row?.names ?? {})) };
+}
+
+/** The facets with the names of their values (clouds and statuses are their own names). */
+export function labelled(counts: CountedFacets, names: Map<string, string>): KeyFacets {
+  const named = (values: { id: string; count: number }[]) => values.map((v) => ({ ...v, label: names.get(v.id) ?? v.id }));
+  return {
+    ...counts,
+    teams: named(counts.teams), developers: named(counts.developers), channels: named(counts.channels), instances: named(counts.instances),
+    clouds: named(counts.clouds), statuses: named(counts.statuses),
+  };
+}
