@@ -53,6 +53,13 @@ export function functions(sharded: boolean, counts: readonly string[] = COUNTS):
   const groups = sharded ? '1, 2, 3, 4, 5' : '1, 2, 3, 4';
   const record = `account_id text, day timestamptz, channel_id text, cloud text${sharded ? ', shard smallint' : ''}`;
   const sums = list((c) => `sum(${c}) as ${c}`);
+  const summed = (rows: string) => `select account_id, ${DAY} as day, channel_id, cloud${shard}, ${sums} from ${rows} group by ${groups}`;
+  /** A statement trigger's function: the daily sums of its transition rows (`object`: each as JSON, signed), applied. */
+  const trigger = (name: string, object: string, rows: string) => `create or replace function ${name}() returns trigger language plpgsql as $$
+    begin
+      perform usage_daily_channels_apply((select jsonb_agg(${object}) from (${rows}) s));
+      return null;
+    end $$`;
   return [
     `create or replace function usage_daily_channels_apply(delta jsonb) returns void language plpgsql as $$
     begin
@@ -70,28 +77,14 @@ export function functions(sharded: boolean, counts: readonly string[] = COUNTS):
       where d.account_id = z.account_id and d.day = z.day and d.channel_id = z.channel_id and d.cloud = z.cloud${sharded ? ' and d.shard = z.shard' : ''}
         and d.valid = 0 and d.rejected = 0;
     end $$`,
-    `create or replace function usage_daily_channels_on_insert() returns trigger language plpgsql as $$
-    begin
-      perform usage_daily_channels_apply((select jsonb_agg(${json('')}) from (select account_id, ${DAY} as day, channel_id, cloud${shard}, ${sums}
-        from new_rows group by ${groups}) s));
-      return null;
-    end $$`,
-    `create or replace function usage_daily_channels_on_delete() returns trigger language plpgsql as $$
-    begin
-      perform usage_daily_channels_apply((select jsonb_agg(${json('-')}) from (select account_id, ${DAY} as day, channel_id, cloud${shard}, ${sums}
-        from old_rows group by ${groups}) s));
-      return null;
-    end $$`,
-    `create or replace function usage_daily_channels_on_update() returns trigger language plpgsql as $$
-    begin
-      perform usage_daily_channels_apply((select jsonb_agg(${json('')}) from (select account_id, day, channel_id, cloud${shard}, ${sums}
+    trigger('usage_daily_channels_on_insert', json(''), summed('new_rows')),
+    trigger('usage_daily_channels_on_delete', json('-'), summed('old_rows')),
+    trigger('usage_daily_channels_on_update', json(''), `select account_id, day, channel_id, cloud${shard}, ${sums}
         from (
           select account_id, ${DAY} as day, channel_id, cloud${shard}, ${list((c) => c)} from new_rows
           union all
           select account_id, ${DAY} as day, channel_id, cloud${shard}, ${list((c) => `-${c}`)} from old_rows) c
-        group by ${groups}) s));
-      return null;
-    end $$`,
+        group by ${groups}`),
   ];
 }
 

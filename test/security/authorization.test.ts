@@ -90,6 +90,7 @@ describe('roles', () => {
       ['apiKey', 'query($id: ID!) { apiKey(id: $id) { id name } }', { id: key1.id }],
       ['apiKeys', '{ apiKeys { totalCount edges { node { id } } } }', {}],
       ['apiKeyEvents', '{ apiKeyEvents { totalCount edges { node { id } } } }', {}],
+      ['apiKeyFacets', '{ apiKeyFacets { totalCount teams { id count } statuses { id count } } }', {}],
       ['instances', '{ instances { id name } }', {}],
       ['channels', '{ channels { id name } }', {}],
       ['teams', '{ teams { totalCount } }', {}],
