@@ -7,7 +7,7 @@ import type { RequestTransaction } from './db/request';
 import { ALL_ACCOUNTS, type Tenant } from './db/tenant';
 import type { Clock } from './lib/clock';
 import type { KeyCounts } from './modules/api-keys/counts';
-import type { FacetCounts } from './modules/api-keys/facets';
+import type { CountedFacets } from './modules/api-keys/facets';
 import type { KeyChanges } from './modules/api-keys/events';
 import { createApiKeyLoaders } from './modules/api-keys/loaders';
 import { createChannelLoaders } from './modules/channels/loaders';
@@ -33,7 +33,7 @@ export interface AppServices {
   /** Key counts kept by (account, filter), good while the account's count stamp stays. */
   keyCounts: KeyCounts;
   /** Facet counts kept by (account, filter, first), the same way. */
-  keyFacets: KeyCounts<FacetCounts['facets']>;
+  keyFacets: KeyCounts<CountedFacets>;
   /** With read replicas: the principals whose reads stay on the primary after their writes (null: no replicas). */
   recentWriters: RecentWriters | null;
 }

@@ -1,37 +1,34 @@
-import { qb, type Db } from '../../db/db';
 import type { Knex } from 'knex';
+import { qb, type Db } from '../../db/db';
 import { filterConditions, liveKeys, type FilterDimension, type KeyFilter } from './store';
 
-/** One value of a facet: its ID (the name, for clouds and statuses) and how many keys have it. */
-export interface FacetValue { id: string; label: string; count: number }
+/** One value of a facet as counted: its ID (the name, for clouds and statuses) and how many keys have it. */
+export interface CountedValue { id: string; count: number }
+/** The same with the value's name. */
+export interface FacetValue extends CountedValue { label: string }
 
+const LISTS = ['teams', 'developers', 'channels', 'instances', 'clouds', 'statuses'] as const;
+const TOTALS = ['totalCount', 'withoutTeam', 'expiringWithin7Days', 'expiringWithin30Days'] as const;
+type Facets<V> = Record<(typeof LISTS)[number], V[]> & Record<(typeof TOTALS)[number], number>;
+
+/** The facets' counts as kept: values without their names (names are read each time). */
+export type CountedFacets = Facets<CountedValue>;
 /** Key counts for the smart filters (`apiKeyFacets`). */
-export interface KeyFacets {
-  totalCount: number;
-  teams: FacetValue[];
-  withoutTeam: number;
-  developers: FacetValue[];
-  channels: FacetValue[];
-  instances: FacetValue[];
-  clouds: FacetValue[];
-  statuses: FacetValue[];
-  expiringWithin7Days: number;
-  expiringWithin30Days: number;
-}
+export type KeyFacets = Facets<FacetValue>;
 
-/** The facets with values of their own, the dimension each ignores, and the table of their names. */
+/** The facets with values of their own besides teams, and the dimension each ignores. */
 const VALUE_FACETS = [
-  { facet: 'developers', dimension: 'developer', column: 'k.developer_id', table: 'developers' },
-  { facet: 'channels', dimension: 'channel', column: 'k.channel_id', table: 'channels' },
-  { facet: 'instances', dimension: 'instance', column: 'k.instance_id', table: 'instances' },
-  { facet: 'clouds', dimension: 'cloud', column: 'k.cloud', table: null },
-  { facet: 'statuses', dimension: 'status', column: 'k.status', table: null },
+  { facet: 'developers', dimension: 'developer', column: 'k.developer_id' },
+  { facet: 'channels', dimension: 'channel', column: 'k.channel_id' },
+  { facet: 'instances', dimension: 'instance', column: 'k.instance_id' },
+  { facet: 'clouds', dimension: 'cloud', column: 'k.cloud' },
+  { facet: 'statuses', dimension: 'status', column: 'k.status' },
 ] as const;
 const DIMENSIONS: FilterDimension[] = ['team', 'developer', 'channel', 'instance', 'cloud', 'status', 'expiry'];
 const DAY_MS = 86_400_000;
 
 /** The counts of a filter's facets, the account's count stamp read with them, and when they stop being true with no write. */
-export interface FacetCounts { facets: Omit<KeyFacets, 'teams' | 'developers' | 'channels' | 'instances'> & Record<'teams' | 'developers' | 'channels' | 'instances', { id: string; count: number }[]>; stamp: number; validUntil: number }
+export interface FacetCounts { facets: CountedFacets; stamp: number; validUntil: number }
 
 /**
  * Every facet in one statement. The account's live keys named like the search are read once,
@@ -51,7 +48,7 @@ export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: 
   );
   const but = (skip: FilterDimension | null) => DIMENSIONS.filter((d) => d !== skip && conditions[d]).map((d) => `k.m_${d}`).join(' and ') || 'true';
   const parts: Knex.Raw[] = [
-    qb.raw(`select 'total' as facet, null as value, count(*)::int as n from k where ${but(null)}`),
+    qb.raw(`select 'totalCount' as facet, null as value, count(*)::int as n from k where ${but(null)}`),
     ...VALUE_FACETS.map((v) => qb.raw(`select '${v.facet}', ${v.column}, count(*)::int from k where ${but(v.dimension)} group by 2`)),
     qb.raw(`select 'teams', kt.team_id, count(*)::int from k join api_key_teams as kt on kt.api_key_id = k.id and kt.account_id = ? where ${but('team')} group by 2`, [accountId]),
     qb.raw(`select 'withoutTeam', null, count(*)::int from k where ${but('team')}
@@ -67,23 +64,16 @@ export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: 
            coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp,
            least(?, ?, ?) as valid_until
     from counted as c`, [keys, ...parts, accountId, next(0), next(7), next(30)]));
-  const facets: FacetCounts['facets'] = {
-    totalCount: 0, withoutTeam: 0, expiringWithin7Days: 0, expiringWithin30Days: 0,
-    teams: [], developers: [], channels: [], instances: [], clouds: [], statuses: [],
-  };
+  const lists = Object.fromEntries(LISTS.map((l) => [l, [] as CountedValue[]]));
+  const totals: Record<string, number> = Object.fromEntries(TOTALS.map((t) => [t, 0]));
   for (const r of rows) {
-    if (r.value === null) {
-      (facets as unknown as Record<string, number>)[r.facet === 'total' ? 'totalCount' : r.facet] = r.n;
-    } else if (r.rank <= first) {
-      (facets as unknown as Record<string, { id: string; count: number }[]>)[r.facet].push({ id: r.value, count: r.n });
-    }
+    if (r.value === null) totals[r.facet] = r.n;
+    else if (r.rank <= first) lists[r.facet].push({ id: r.value, count: r.n });
   }
+  const facets = { ...lists, ...totals } as CountedFacets;
   const any = rows[0];
   return { facets, stamp: any?.stamp ?? 0, validUntil: any?.valid_until ? new Date(any.valid_until).getTime() : Infinity };
 }
-
-/** The facets' counts as kept: the values of teams, developers, channels and instances without their names. */
-export type CountedFacets = FacetCounts['facets'];
 
 const NAMED = ['teams', 'developers', 'channels', 'instances'] as const;
 
@@ -102,10 +92,6 @@ export async function stampAndNames(db: Db, accountId: string, counts: CountedFa
 
 /** The facets with the names of their values (clouds and statuses are their own names). */
 export function labelled(counts: CountedFacets, names: Map<string, string>): KeyFacets {
-  const named = (values: { id: string; count: number }[]) => values.map((v) => ({ ...v, label: names.get(v.id) ?? v.id }));
-  return {
-    ...counts,
-    teams: named(counts.teams), developers: named(counts.developers), channels: named(counts.channels), instances: named(counts.instances),
-    clouds: named(counts.clouds), statuses: named(counts.statuses),
-  };
+  const lists = LISTS.map((l) => [l, counts[l].map((v) => ({ ...v, label: names.get(v.id) ?? v.id }))]);
+  return { ...counts, ...Object.fromEntries(lists) } as KeyFacets;
 }
