@@ -4,6 +4,7 @@
 # 127.0.0.1:5432 with trust authentication.
 #
 #   scripts/pg-rig.sh up       # replica on 5433, PgBouncer on 6432; does nothing when they run
+#   scripts/pg-rig.sh up bouncer  # PgBouncer alone
 #   scripts/pg-rig.sh status   # what runs, the replica's lag; exit 0 only when both run
 #   scripts/pg-rig.sh env      # PG_RIG_REPLICA_URL=… and PG_RIG_BOUNCER_URL=… lines
 #   scripts/pg-rig.sh down     # stops both, removes their directory and the primary's change
@@ -190,14 +191,18 @@ urls() {
   echo "PG_RIG_BOUNCER_URL=postgres://$DB_USER@$HOST:$BOUNCER_PORT/postgres"
 }
 
+# up [bouncer]: both, or PgBouncer alone (a test run through the pooler needs no replica, whose
+# replay of the run's writes would only take CPU from it)
 up() {
   primary_check
   mkdir -p "$DIR"
   chown "$OS_USER:$OS_USER" "$DIR"
   chmod 700 "$DIR"
-  primary_access
-  replica_up
-  wait_for 60 "the replica streaming from the primary" replica_streaming
+  if [ "${1:-}" != bouncer ]; then
+    primary_access
+    replica_up
+    wait_for 60 "the replica streaming from the primary" replica_streaming
+  fi
   bouncer_up
   urls
 }
@@ -266,9 +271,9 @@ exec 9<"$0"
 flock 9
 
 case "${1:-}" in
-  up) up ;;
+  up) up "${2:-}" ;;
   down) down ;;
   status) status ;;
   env) urls ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up [bouncer]|down|status|env" >&2; exit 2 ;;
 esac

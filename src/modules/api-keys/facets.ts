@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import { qb, type Db } from '../../db/db';
 import { filterConditions, liveKeys, type FilterDimension, type KeyFilter } from './store';
 
@@ -8,8 +7,8 @@ export interface CountedValue { id: string; count: number }
 export interface FacetValue extends CountedValue { label: string }
 
 const LISTS = ['teams', 'developers', 'channels', 'instances', 'clouds', 'statuses'] as const;
-const TOTALS = ['totalCount', 'withoutTeam', 'expiringWithin7Days', 'expiringWithin30Days'] as const;
-type Facets<V> = Record<(typeof LISTS)[number], V[]> & Record<(typeof TOTALS)[number], number>;
+type Totals = Record<'totalCount' | 'withoutTeam' | 'expiringWithin7Days' | 'expiringWithin30Days', number>;
+type Facets<V> = Record<(typeof LISTS)[number], V[]> & Totals;
 
 /** The facets' counts as kept: values without their names (names are read each time). */
 export type CountedFacets = Facets<CountedValue>;
@@ -47,29 +46,47 @@ export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: 
     ...flags,
   );
   const but = (skip: FilterDimension | null) => DIMENSIONS.filter((d) => d !== skip && conditions[d]).map((d) => `k.m_${d}`).join(' and ') || 'true';
-  const parts: Knex.Raw[] = [
-    qb.raw(`select 'totalCount' as facet, null as value, count(*)::int as n from k where ${but(null)}`),
-    ...VALUE_FACETS.map((v) => qb.raw(`select '${v.facet}', ${v.column}, count(*)::int from k where ${but(v.dimension)} group by 2`)),
-    qb.raw(`select 'teams', kt.team_id, count(*)::int from k join api_key_teams as kt on kt.api_key_id = k.id and kt.account_id = ? where ${but('team')} group by 2`, [accountId]),
-    qb.raw(`select 'withoutTeam', null, count(*)::int from k where ${but('team')}
-      and not exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.account_id = ?)`, [accountId]),
-    ...[7, 30].map((days) => qb.raw(`select 'expiringWithin${days}Days', null, count(*)::int from k
-      where ${but('expiry')} and k.status = 'ACTIVE' and k.expires_at < ?`, [new Date(now.getTime() + days * DAY_MS)])),
-  ];
+  const counted = (where: string) => `(count(*) filter (where ${where}))::int`;
+  const expiring = (days: number) => qb.raw(`${counted(`${but('expiry')} and k.status = 'ACTIVE' and k.expires_at < ?`)}`, [new Date(now.getTime() + days * DAY_MS)]);
+  // one pass over the keys for every value facet and the totals (the empty grouping set); one
+  // over their team links for the teams and the number of keys in any team
+  const byValue = qb.raw(`
+    select case ${VALUE_FACETS.map((v) => `when grouping(${v.column}) = 0 then '${v.facet}'`).join(' ')} else 'totals' end as facet,
+           coalesce(${VALUE_FACETS.map((v) => v.column).join(', ')}) as value,
+           case ${VALUE_FACETS.map((v) => `when grouping(${v.column}) = 0 then ${counted(but(v.dimension))}`).join(' ')} else ${counted(but(null))} end as n,
+           ${counted(but('team'))} as any_team, ? as within_7, ? as within_30
+    from k group by grouping sets (${VALUE_FACETS.map((v) => `(${v.column})`).join(', ')}, ())`, [expiring(7), expiring(30)]);
+  const byTeam = qb.raw(`
+    select case when grouping(kt.team_id) = 0 then 'teams' else 'inTeams' end, kt.team_id,
+           case when grouping(kt.team_id) = 0 then count(*) else count(distinct k.id) end::int, null::int, null::int, null::int
+    from k join api_key_teams as kt on kt.api_key_id = k.id and kt.account_id = ? where ${but('team')}
+    group by grouping sets ((kt.team_id), ())`, [accountId]);
   const next = (days: number) => qb.raw(`(select min(expires_at) - interval '${days} days' from api_keys
     where account_id = ? and deleted_at is null and revoked_at is null and expires_at > ?)`, [accountId, new Date(now.getTime() + days * DAY_MS)]);
-  const rows = await db.rows<{ facet: string; value: string | null; n: number; rank: number; stamp: number; valid_until: Date | null }>(qb.raw(`
-    with k as materialized (?), counted as (${parts.map(() => '?').join(' union all ')})
-    select c.facet, c.value, c.n, row_number() over (partition by c.facet order by c.n desc, c.value) as rank,
+  const rows = await db.rows<{
+    facet: string; value: string | null; n: number; any_team: number | null; within_7: number | null; within_30: number | null;
+    rank: number; stamp: number; valid_until: Date | null;
+  }>(qb.raw(`
+    with k as materialized (?), counted as (? union all ?)
+    select c.*, row_number() over (partition by c.facet order by c.n desc, c.value) as rank,
            coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp,
            least(?, ?, ?) as valid_until
-    from counted as c`, [keys, ...parts, accountId, next(0), next(7), next(30)]));
+    from counted as c where c.n > 0 or c.value is null`, [keys, byValue, byTeam, accountId, next(0), next(7), next(30)]));
   const lists = Object.fromEntries(LISTS.map((l) => [l, [] as CountedValue[]]));
-  const totals: Record<string, number> = Object.fromEntries(TOTALS.map((t) => [t, 0]));
+  const totals: Totals = { totalCount: 0, withoutTeam: 0, expiringWithin7Days: 0, expiringWithin30Days: 0 };
+  let inTeams = 0;
+  let anyTeam = 0;
   for (const r of rows) {
-    if (r.value === null) totals[r.facet] = r.n;
-    else if (r.rank <= first) lists[r.facet].push({ id: r.value, count: r.n });
+    if (r.facet === 'totals') {
+      totals.totalCount = r.n;
+      totals.expiringWithin7Days = r.within_7 ?? 0;
+      totals.expiringWithin30Days = r.within_30 ?? 0;
+      anyTeam = r.any_team ?? 0;
+    } else if (r.facet === 'inTeams') inTeams = r.n;
+    else if (r.rank <= first) lists[r.facet].push({ id: r.value as string, count: r.n });
   }
+  // keys that match but for the team part, less those in some team
+  totals.withoutTeam = anyTeam - inTeams;
   const facets = { ...lists, ...totals } as CountedFacets;
   const any = rows[0];
   return { facets, stamp: any?.stamp ?? 0, validUntil: any?.valid_until ? new Date(any.valid_until).getTime() : Infinity };
