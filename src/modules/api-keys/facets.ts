@@ -48,8 +48,8 @@ export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: 
   const but = (skip: FilterDimension | null) => DIMENSIONS.filter((d) => d !== skip && conditions[d]).map((d) => `k.m_${d}`).join(' and ') || 'true';
   const counted = (where: string) => `(count(*) filter (where ${where}))::int`;
   const expiring = (days: number) => qb.raw(`${counted(`${but('expiry')} and k.status = 'ACTIVE' and k.expires_at < ?`)}`, [new Date(now.getTime() + days * DAY_MS)]);
-  // one pass over the keys for every value facet and the totals (the empty grouping set); one
-  // over their team links for the teams and the number of keys in any team
+  // one pass over the keys for every value facet and the totals (the empty grouping set); the
+  // teams from their links; the keys in any team
   const byValue = qb.raw(`
     select case ${VALUE_FACETS.map((v) => `when grouping(${v.column}) = 0 then '${v.facet}'`).join(' ')} else 'totals' end as facet,
            coalesce(${VALUE_FACETS.map((v) => v.column).join(', ')}) as value,
@@ -57,21 +57,23 @@ export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: 
            ${counted(but('team'))} as any_team, ? as within_7, ? as within_30
     from k group by grouping sets (${VALUE_FACETS.map((v) => `(${v.column})`).join(', ')}, ())`, [expiring(7), expiring(30)]);
   const byTeam = qb.raw(`
-    select case when grouping(kt.team_id) = 0 then 'teams' else 'inTeams' end, kt.team_id,
-           case when grouping(kt.team_id) = 0 then count(*) else count(distinct k.id) end::int, null::int, null::int, null::int
-    from k join api_key_teams as kt on kt.api_key_id = k.id and kt.account_id = ? where ${but('team')}
-    group by grouping sets ((kt.team_id), ())`, [accountId]);
+    select 'teams', kt.team_id, count(*)::int, null::int, null::int, null::int
+    from k join api_key_teams as kt on kt.api_key_id = k.id and kt.account_id = ? where ${but('team')} group by kt.team_id`, [accountId]);
+  // a semi-join, not a count of distinct keys over the links (which sorts every link)
+  const inAnyTeam = qb.raw(`
+    select 'inTeams', null, count(*)::int, null::int, null::int, null::int from k where ${but('team')}
+      and exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.account_id = ?)`, [accountId]);
   const next = (days: number) => qb.raw(`(select min(expires_at) - interval '${days} days' from api_keys
     where account_id = ? and deleted_at is null and revoked_at is null and expires_at > ?)`, [accountId, new Date(now.getTime() + days * DAY_MS)]);
   const rows = await db.rows<{
     facet: string; value: string | null; n: number; any_team: number | null; within_7: number | null; within_30: number | null;
     rank: number; stamp: number; valid_until: Date | null;
   }>(qb.raw(`
-    with k as materialized (?), counted as (? union all ?)
+    with k as materialized (?), counted as (? union all ? union all ?)
     select c.*, row_number() over (partition by c.facet order by c.n desc, c.value) as rank,
            coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp,
            least(?, ?, ?) as valid_until
-    from counted as c where c.n > 0 or c.value is null`, [keys, byValue, byTeam, accountId, next(0), next(7), next(30)]));
+    from counted as c where c.n > 0 or c.value is null`, [keys, byValue, byTeam, inAnyTeam, accountId, next(0), next(7), next(30)]));
   const lists = Object.fromEntries(LISTS.map((l) => [l, [] as CountedValue[]]));
   const totals: Totals = { totalCount: 0, withoutTeam: 0, expiringWithin7Days: 0, expiringWithin30Days: 0 };
   let inTeams = 0;
