@@ -48,6 +48,8 @@ describeRig('a streaming replica and PgBouncer beside the primary', () => {
     primary = await connect(db.primaryUrl);
     replica = await connect(db.replicaUrl);
     await primary.query('create table notes (id int primary key, body text not null)');
+    // the table on the replica too, before the first test asks it
+    await rig.waitForReplay();
   }, 600_000);
 
   afterAll(async () => {
