@@ -37,7 +37,10 @@ export class KeyCounts<T = number> {
   /** The kept value of a key and the stamp it goes with, while its time has not come (the caller checks the stamp). */
   peek(key: string, now: number): { value: T; stamp: number } | undefined {
     const kept = this.kept.get(key);
-    return kept && now < kept.validUntil ? { value: kept.value, stamp: kept.stamp } : undefined;
+    if (!kept || now >= kept.validUntil) return undefined;
+    this.kept.delete(key);
+    this.kept.set(key, kept);
+    return { value: kept.value, stamp: kept.stamp };
   }
 
   /**

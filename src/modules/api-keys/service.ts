@@ -70,7 +70,7 @@ async function countKeys(ctx: Context, accountId: string, filter: store.KeyFilte
 }
 
 /** Values per facet list: the busiest `first`, by default and at most. */
-export const FACET_VALUES = { default: 50, max: 500 };
+const FACET_VALUES = { default: 50, max: 500 };
 
 /**
  * `apiKeyFacets`: the counts of the smart filters for a filter, kept by the service like
