@@ -1,4 +1,4 @@
-import { qb, type Db } from '../../db/db';
+import { prepared, qb, type Db } from '../../db/db';
 import { filterConditions, liveKeys, type FilterDimension, type KeyFilter } from './store';
 
 /** One value of a facet as counted: its ID (the name, for clouds and statuses) and how many keys have it. */
@@ -96,16 +96,19 @@ export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: 
 
 const NAMED = ['teams', 'developers', 'channels', 'instances'] as const;
 
+/** Prepared once per connection (its text never changes): a kept count costs no planning. */
+const STAMP_AND_NAMES = (values: unknown[]) => prepared(`
+  select coalesce((select stamp from api_key_count_stamps where account_id = $1), 0) as stamp,
+         (select json_object_agg(n.id, n.name) from (${NAMED.map((t) => `select id, name from ${t} where account_id = $1 and id = any($2::text[])`).join(' union all ')}) as n) as names`,
+values);
+
 /**
  * The account's count stamp and the names of the facets' values, in one statement: a kept count
  * is checked and named in one round trip (names are read each time: a rename moves no count).
  */
 export async function stampAndNames(db: Db, accountId: string, counts: CountedFacets): Promise<{ stamp: number; names: Map<string, string> }> {
   const ids = NAMED.flatMap((facet) => counts[facet].map((v) => v.id));
-  const row = await db.first<{ stamp: number; names: Record<string, string> | null }>(qb.raw(`
-    select coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp,
-           (select json_object_agg(n.id, n.name) from (${NAMED.map((t) => `select id, name from ${t} where account_id = ? and id = any(?::text[])`).join(' union all ')}) as n) as names`,
-  [accountId, ...NAMED.flatMap(() => [accountId, ids])]));
+  const row = await db.first<{ stamp: number; names: Record<string, string> | null }>(STAMP_AND_NAMES([accountId, ids]));
   return { stamp: row?.stamp ?? 0, names: new Map(Object.entries(row?.names ?? {})) };
 }
 
