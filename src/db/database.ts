@@ -173,14 +173,16 @@ export function createDatabase(options: DatabaseOptions): Database {
   // the service's work across accounts has connections of its own: a flood of requests cannot hold up verification
   const driverOf = (tenant: Tenant) => (tenant === ALL_ACCOUNTS ? engine.system : engine.requests);
   const listeners: (() => Promise<void>)[] = [];
+  const replicas = engine.replicas;
+  const pickReplica = replicas ? () => replicas.pick() : undefined;
 
   return {
     kind: target.kind,
     roles,
     knex: engine.knex,
     // the platform verifier's reads (across accounts) stay on the primary, with the verification lookups
-    request: (tenant) => new RequestTransaction(driverOf(tenant), scope(tenant), tenant === ALL_ACCOUNTS || !engine.replicas ? undefined : () => engine.replicas?.pick() ?? null),
-    replicas: engine.replicas,
+    request: (tenant) => new RequestTransaction(driverOf(tenant), scope(tenant), tenant === ALL_ACCOUNTS ? undefined : pickReplica),
+    replicas,
     async notify(channel, payload) {
       await engine.system.once(`select pg_notify(${pg.escapeLiteral(channel)}, ${pg.escapeLiteral(payload)})`);
     },
@@ -202,11 +204,11 @@ export function createDatabase(options: DatabaseOptions): Database {
     },
     stats: () => (engine.system === engine.requests
       ? { requests: engine.requests.stats() }
-      : { requests: engine.requests.stats(), system: engine.system.stats(), ...engine.replicas && { replica: engine.replicas.stats() } }),
+      : { requests: engine.requests.stats(), system: engine.system.stats(), ...replicas && { replica: replicas.stats() } }),
     async close() {
       for (const stop of listeners.splice(0)) await stop();
-      await engine.replicas?.stop();
-      await Promise.all([...new Set([engine.requests, engine.system, ...engine.replicas?.drivers ?? []])].map((d) => d.end()));
+      await replicas?.stop();
+      await Promise.all([...new Set([engine.requests, engine.system, ...replicas?.drivers ?? []])].map((d) => d.end()));
       await engine.close();
     },
   };

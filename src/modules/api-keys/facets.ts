@@ -1,5 +1,5 @@
 import { prepared, qb, type Db } from '../../db/db';
-import { filterConditions, liveKeys, type FilterDimension, type KeyFilter } from './store';
+import { filterConditions, liveKeys, nextExpiry, stampSql, type FilterDimension, type KeyFilter } from './store';
 
 /** One value of a facet as counted: its ID (the name, for clouds and statuses) and how many keys have it. */
 export interface CountedValue { id: string; count: number }
@@ -63,15 +63,15 @@ export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: 
   const inAnyTeam = qb.raw(`
     select 'inTeams', null, count(*)::int, null::int, null::int, null::int from k where ${but('team')}
       and exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.account_id = ?)`, [accountId]);
-  const next = (days: number) => qb.raw(`(select min(expires_at) - interval '${days} days' from api_keys
-    where account_id = ? and deleted_at is null and revoked_at is null and expires_at > ?)`, [accountId, new Date(now.getTime() + days * DAY_MS)]);
+  // when a key enters a window: its expiry less the window, for the first expiry past now + the window
+  const next = (days: number) => qb.raw(`? - interval '${days} days'`, [nextExpiry(accountId, new Date(now.getTime() + days * DAY_MS))]);
   const rows = await db.rows<{
     facet: string; value: string | null; n: number; any_team: number | null; within_7: number | null; within_30: number | null;
     rank: number; stamp: number; valid_until: Date | null;
   }>(qb.raw(`
     with k as materialized (?), counted as (? union all ? union all ?)
     select c.*, row_number() over (partition by c.facet order by c.n desc, c.value) as rank,
-           coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp,
+           ${stampSql('?')} as stamp,
            least(?, ?, ?) as valid_until
     from counted as c where c.n > 0 or c.value is null`, [keys, byValue, byTeam, inAnyTeam, accountId, next(0), next(7), next(30)]));
   const lists = Object.fromEntries(LISTS.map((l) => [l, [] as CountedValue[]]));
@@ -98,7 +98,7 @@ const NAMED = ['teams', 'developers', 'channels', 'instances'] as const;
 
 /** Prepared once per connection (its text never changes): a kept count costs no planning. */
 const STAMP_AND_NAMES = (values: unknown[]) => prepared(`
-  select coalesce((select stamp from api_key_count_stamps where account_id = $1), 0) as stamp,
+  select ${stampSql('$1')} as stamp,
          (select json_object_agg(n.id, n.name) from (${NAMED.map((t) => `select id, name from ${t} where account_id = $1 and id = any($2::text[])`).join(' union all ')}) as n) as names`,
 values);
 

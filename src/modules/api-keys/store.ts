@@ -168,9 +168,19 @@ export interface KeyCount { n: number; stamp: number; nextExpiry: Date | null }
 /** Whether a filter's count changes with time alone (keys expire): status ACTIVE without EXPIRED, or the other way round. */
 export const countChangesWithTime = (f: KeyFilter): boolean => f.statuses.includes('ACTIVE') !== f.statuses.includes('EXPIRED');
 
-/** The account's count stamp (migrations/20261201000020_key_count_stamps.ts): it moves with every change a count could see. */
+/**
+ * SQL of the account's count stamp (migrations/20261201000020_key_count_stamps.ts), the account
+ * given by `param` (`?` or `$1`): it moves with every change a count could see.
+ */
+export const stampSql = (param: string) => `coalesce((select stamp from api_key_count_stamps where account_id = ${param}), 0)`;
+
+/** The first expiry after `after` of the account's keys that are neither revoked nor deleted (null: none). */
+export const nextExpiry = (accountId: string, after: Date): Knex.Raw => qb.raw(
+  '(select min(expires_at) from api_keys where account_id = ? and deleted_at is null and revoked_at is null and expires_at > ?)', [accountId, after]);
+
+/** The account's count stamp. */
 export async function countStamp(db: Db, accountId: string): Promise<number> {
-  const row = await db.first<{ stamp: number }>(prepared('select coalesce((select stamp from api_key_count_stamps where account_id = $1), 0) as stamp', [accountId]));
+  const row = await db.first<{ stamp: number }>(prepared(`select ${stampSql('$1')} as stamp`, [accountId]));
   return row?.stamp ?? 0;
 }
 
@@ -185,8 +195,8 @@ export async function countKeys(db: Db, accountId: string, f: KeyFilter, now: Da
     : matching(accountId, f, now).count();
   const row = await db.first<{ n: number; stamp: number; next_expiry: Date | null }>(qb.select(
     qb.raw('(?)::int as n', [counted]),
-    qb.raw('coalesce((select stamp from api_key_count_stamps where account_id = ?), 0) as stamp', [accountId]),
-    qb.raw(`(select min(expires_at) from api_keys where account_id = ? and deleted_at is null and revoked_at is null and expires_at > ?) as next_expiry`, [accountId, now]),
+    qb.raw(`${stampSql('?')} as stamp`, [accountId]),
+    qb.raw('? as next_expiry', [nextExpiry(accountId, now)]),
   ));
   return { n: row?.n ?? 0, stamp: row?.stamp ?? 0, nextExpiry: row?.next_expiry ?? null };
 }
