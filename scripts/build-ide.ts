@@ -26,7 +26,8 @@ const WORKERS = {
   graphql: 'monaco-graphql/esm/graphql.worker.js',
 } as const;
 
-const common: esbuild.BuildOptions = {
+/** The options every bundle of the service's pages shares (the IDE's, the console's). */
+export const common: esbuild.BuildOptions = {
   absWorkingDir: ROOT,
   bundle: true,
   minify: true,
@@ -42,7 +43,7 @@ const common: esbuild.BuildOptions = {
 };
 
 /** The output file (relative to outDir) built from the given entry point. */
-function outputOf(meta: esbuild.Metafile, outDir: string, entry: string, kind: 'js' | 'css' = 'js'): string {
+export function outputOf(meta: esbuild.Metafile, outDir: string, entry: string, kind: 'js' | 'css' = 'js'): string {
   for (const [file, output] of Object.entries(meta.outputs)) {
     if (output.entryPoint && path.resolve(ROOT, output.entryPoint) === entry && file.endsWith('.js')) {
       const wanted = kind === 'js' ? file : output.cssBundle;
@@ -53,7 +54,7 @@ function outputOf(meta: esbuild.Metafile, outDir: string, entry: string, kind: '
 }
 
 /** Writes `<file>.gz` next to every text asset, served to clients that accept gzip. */
-function precompress(dir: string): void {
+export function precompress(dir: string): void {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile() || !/\.(js|css|json|ttf|txt)$/.test(entry.name)) continue;
     const file = path.join(entry.parentPath, entry.name);

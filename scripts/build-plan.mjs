@@ -39,6 +39,16 @@ function ideComplete() {
   }
 }
 
+/** The files named in the console's manifest are there. */
+function consoleComplete() {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(DIST, 'console', 'manifest.json'), 'utf8'));
+    return [manifest.script, manifest.style].every((file) => typeof file === 'string' && fs.existsSync(path.join(DIST, 'console', file)));
+  } catch {
+    return false;
+  }
+}
+
 const exist = (...files) => () => files.every((file) => fs.existsSync(path.join(DIST, file)));
 
 /** @type {Step[]} in the order they run: the later ones run code the first one compiles. */
@@ -51,7 +61,7 @@ export const STEPS = [
       ...['knexfile.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((file) => ({ file })),
     ],
     complete: exist(
-      'src/server.js', 'src/db/template.js', 'knexfile.js', 'scripts/build-ide.js', 'cli/index.js', 'client/index.js',
+      'src/server.js', 'src/db/template.js', 'knexfile.js', 'scripts/build-ide.js', 'scripts/build-console.js', 'cli/index.js', 'client/index.js',
     ),
   },
   {
@@ -65,6 +75,12 @@ export const STEPS = [
     label: 'bundling the GraphQL IDE',
     inputs: [{ dir: 'ide' }, { file: 'scripts/build-ide.ts' }, { file: 'package-lock.json' }],
     complete: ideComplete,
+  },
+  {
+    name: 'console',
+    label: 'bundling the admin console',
+    inputs: [{ dir: 'console' }, { dir: 'client', match: TS }, { file: 'scripts/build-console.ts' }, { file: 'scripts/build-ide.ts' }, { file: 'package-lock.json' }],
+    complete: consoleComplete,
   },
   {
     name: 'template',

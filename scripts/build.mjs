@@ -1,6 +1,6 @@
 /**
  * Builds `dist/`: compiles the TypeScript (server, CLI, scripts), builds the client package
- * (client/dist), bundles the GraphQL IDE and makes the embedded database's template, saying what it
+ * (client/dist), bundles the GraphQL IDE and the admin console and makes the embedded database's template, saying what it
  * does and how long each step took.
  *
  *   node scripts/build.mjs              every step (npm run build)
@@ -35,6 +35,10 @@ const RUN = {
   async ide() {
     const { buildIde } = require(path.join(DIST, 'scripts', 'build-ide.js'));
     await buildIde();
+  },
+  async console() {
+    const { buildConsole } = require(path.join(DIST, 'scripts', 'build-console.js'));
+    await buildConsole();
   },
   async template() {
     const { BUILT_TEMPLATE_DIR, ensureTemplate } = require(path.join(DIST, 'src', 'db', 'template.js'));

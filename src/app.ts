@@ -9,6 +9,7 @@ import { graphqlRoute } from './http/graphql-route';
 import { health, metricsRoute, notFoundRoute, readiness, wrongMethod } from './http/ops-routes';
 import { closeServer, createHttpServer } from './http/server';
 import { verifyRoute } from './http/verify-route';
+import { createConsole } from './console';
 import { createIde } from './ide';
 import type { Metrics } from './metrics';
 
@@ -27,6 +28,7 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
   const { config, logger } = services;
   const apollo = await createApollo(services, metrics);
   const ide = createIde({ devSecret: tokens.devSecret });
+  const adminConsole = createConsole({ devSecret: tokens.devSecret });
   const metricsApart = config.metrics.port !== null;
   const app: App = {
     server: createHttpServer(config.http),
@@ -53,6 +55,7 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 200)
       ? req.headers['x-request-id'] : randomUUID();
     if (ide.handles(req, url)) return ide.serve(req, res, url);
+    if (adminConsole.handles(req, url)) return adminConsole.serve(req, res, url);
     switch (url.pathname) {
       case '/v1/keys/verify': // with a query string
         if (req.method !== 'POST') return wrongMethod(res, 'POST');

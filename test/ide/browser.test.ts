@@ -9,7 +9,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { ensureIdeBuilt } from './bundle';
+import { ensureBuilt } from '../helpers/bundles';
 
 // what the page functions below use of the browser's DOM (this project compiles without the DOM library)
 declare const document: { querySelector(selector: string): { textContent: string | null; children: { length: number } } | null };
@@ -30,7 +30,7 @@ describeBrowser('GraphQL IDE in chromium', () => {
   let userDataDir: string;
 
   beforeAll(async () => {
-    await ensureIdeBuilt();
+    await ensureBuilt('ide');
     server = await startTestServer();
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qckeys-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { createIde, IDE_DIR } from '../../src/ide';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { ensureIdeBuilt } from './bundle';
+import { ensureBuilt } from '../helpers/bundles';
 
 interface Manifest { script: string; style: string; workers: Record<'editor' | 'json' | 'graphql', string> }
 
@@ -17,7 +17,7 @@ let server: TestServer;
 let manifest: Manifest;
 
 beforeAll(async () => {
-  await ensureIdeBuilt();
+  await ensureBuilt('ide');
   manifest = JSON.parse(fs.readFileSync(path.join(IDE_DIR, 'manifest.json'), 'utf8')) as Manifest;
   server = await startTestServer();
 });
