@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   // announced only once a signal would stop the service cleanly
   logger.info({ url: service.url, database: config.database.kind }, 'qckeys listening');
   console.log(`\nqckeys is running: GraphQL at ${service.url}`);
+  console.log(`Admin console at ${service.url.replace(/\/graphql$/, '/console')}`);
   if (service.devToken) {
     console.log('Development admin token for account "demo" (send as "Authorization: Bearer <token>"):');
     console.log(`\n${service.devToken}\n`);

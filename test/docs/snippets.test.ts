@@ -54,6 +54,11 @@ const VARIABLES: Record<string, (a: Account) => Variables[]> = {
     { input: { filter: { search: 'ide', statuses: ['ACTIVE'] }, addNewTeamNames: ['Developers'] } },
     ...(a.seeded ? [{ input: { apiKeyIds: [a.seeded.keyId], addNewTeamNames: ['Platform'] } }] : []),
   ],
+  // "all matching but these", as the doc describes it; then the seeded key by its ID
+  BulkRevoke: (a) => [
+    { input: { filter: { search: 'nothing is named like this' }, exceptIds: [], reason: 'offboarding' } },
+    ...(a.seeded ? [{ input: { apiKeyIds: [a.seeded.keyId], reason: 'offboarding' } }] : []),
+  ],
 };
 
 /** Operations whose answer on the seeded account shows its key or the key's channel, with the variables above. */
