@@ -110,6 +110,12 @@ describeBrowser('the admin console in chromium', () => {
     expect(await page.getByRole('button', { name: /^History of / }).count()).toBe(50);
     await shot(page, 'viewer');
 
+    // a verifier may not list keys: the console says so, and shows no key
+    const verifier = await openConsole(acme.verifier);
+    await verifier.getByRole('alert').filter({ hasText: 'role does not allow' }).first().waitFor();
+    expect(await verifier.locator('tbody tr').count()).toBe(0);
+    expect(await verifier.getByRole('button', { name: 'Add API key' }).count()).toBe(0);
+
     // a wrong token brings the form back, saying why
     await page.getByRole('button', { name: 'Change token' }).click();
     await page.getByLabel('Bearer token').fill('not-a-token');
