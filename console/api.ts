@@ -76,14 +76,15 @@ export interface Loaded<T> {
 
 /**
  * Runs `load` whenever `key` changes (and on `reload`); an answer that arrives after a newer
- * request was sent is dropped, so typing fast never shows an older result.
+ * request was sent is dropped, so typing fast never shows an older result. A `null` key waits.
  */
-export function useLoad<T>(key: string, load: (signal: AbortSignal) => Promise<T>): Loaded<T> {
+export function useLoad<T>(key: string | null, load: (signal: AbortSignal) => Promise<T>): Loaded<T> {
   const [state, setState] = useState<{ data: T | null; error: unknown; loading: boolean }>({ data: null, error: null, loading: true });
   const [round, setRound] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
   useEffect(() => {
+    if (key === null) return;
     const controller = new AbortController();
     setState((s) => ({ ...s, loading: true }));
     loadRef.current(controller.signal).then(
