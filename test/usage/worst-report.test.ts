@@ -5,9 +5,8 @@ import { createDurableDatabase, serverUrl, type DurableDatabase } from '../helpe
 
 // The largest usage reports a viewer may ask for, on an account with 100,000 hourly roll-ups,
 // while another account's gateway verifies keys: the service stays under 300 MB, and the other
-// account's verifications are held up by less than 50 ms at the 99th percentile (by less than
-// 250 ms at worst: on two cores shared by the service, PostgreSQL's aggregation and the test's
-// own clients, single answers also wait for a core). A trial that misses is repeated, at most
+// account's verifications are held up by less than 50 ms, at the 99th percentile and at worst
+// (the slowest against the quiet 99th percentile). A trial that misses is repeated, at most
 // three in all: other test files running beside this one load the same two cores. On PostgreSQL: the embedded
 // database runs its statements in the service's own thread (a report's aggregation holds every
 // verification up while it runs) and keeps its data in the service's memory, which is why
@@ -48,6 +47,10 @@ let stop = false;
 parentPort.on('message', () => { stop = true; });
 (async () => {
   const latencies = [], failures = [];
+  // a new thread's first requests open its connection and compile its code (40-50 ms even on a
+  // quiet service): they are made, and not counted, before the window starts
+  for (let i = 0; i < 20; i++) await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body: JSON.stringify({ key }) })).text();
+  parentPort.postMessage('ready');
   while (!stop) {
     const started = performance.now();
     try {
@@ -69,11 +72,16 @@ testOnPostgres('the largest reports allowed keep the service under 300 MB and an
   const minnow = await createKeyAt(server.baseUrl, 'minnow');
   const gateway = await childToken({ account: 'minnow', roles: ['verifier'] });
 
-  /** Sequential verifications from a thread of their own, as another account's gateway, until `until` resolves: their latencies in ms. */
-  const verifyWhile = async (until: Promise<unknown>): Promise<number[]> => {
+  /** Sequential verifications from a thread of their own, as another account's gateway, while `run` runs: their latencies in ms. */
+  const verifyWhile = async (run: () => Promise<unknown>): Promise<number[]> => {
     const worker = new Worker(GATEWAY, { eval: true, workerData: { url: `${server.baseUrl}/v1/keys/verify`, token: gateway, key: minnow.secret } });
-    const answer = new Promise<{ latencies: number[]; failures: string[] }>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
-    await until.finally(() => worker.postMessage('stop'));
+    const messages: unknown[] = [];
+    const waiters: ((message: unknown) => void)[] = [];
+    worker.on('message', (message: unknown) => { const waiter = waiters.shift(); if (waiter) waiter(message); else messages.push(message); });
+    const next = () => new Promise<unknown>((resolve, reject) => { const queued = messages.shift(); if (queued !== undefined) resolve(queued); else waiters.push(resolve); worker.once('error', reject); });
+    expect(await next()).toBe('ready');
+    const answer = next() as Promise<{ latencies: number[]; failures: string[] }>;
+    await run().finally(() => worker.postMessage('stop'));
     const { latencies, failures } = await answer;
     await worker.terminate();
     expect(failures).toEqual([]);
@@ -100,14 +108,14 @@ testOnPostgres('the largest reports allowed keep the service under 300 MB and an
    * whose figures miss is run again, at most three times, and every trial's figures are printed.
    */
   const trial = async () => {
-    const quiet = await verifyWhile(new Promise((r) => setTimeout(r, 2000)));
+    const quiet = await verifyWhile(() => new Promise((r) => setTimeout(r, 2000)));
     const before = await rss();
     let peak = before;
     const sampling = setInterval(() => { void rss().then((v) => { peak = Math.max(peak, v); }, () => undefined); }, 50);
     let busy: number[];
     let points = 0;
     try {
-      const work = (async () => {
+      busy = await verifyWhile(async () => {
         for (let round = 0; round < 3; round++) {
           for (const { g, n, hours } of reports) {
             const data = await gqlAt<{ usage: { total: number; series: { points: unknown[] }[] } }>(server.baseUrl, whale, REPORT, { f: range(hours), g, n });
@@ -115,9 +123,7 @@ testOnPostgres('the largest reports allowed keep the service under 300 MB and an
             points = Math.max(points, data.usage.series.reduce((sum, s) => sum + s.points.length, 0));
           }
         }
-      })();
-      busy = await verifyWhile(work);
-      await work;
+      });
     } finally {
       clearInterval(sampling);
     }
@@ -132,7 +138,7 @@ testOnPostgres('the largest reports allowed keep the service under 300 MB and an
   };
 
   let result = await trial();
-  for (let again = 0; again < 2 && (result.rise >= 50 || result.worst >= 250); again++) result = await trial();
+  for (let again = 0; again < 2 && (result.rise >= 50 || result.worst >= 50); again++) result = await trial();
   expect(result.rise).toBeLessThan(50);
-  expect(result.worst).toBeLessThan(250);
+  expect(result.worst).toBeLessThan(50);
 });
