@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import type { ConsoleManifest } from '../src/console';
-import { swapInDirectory } from '../src/lib/directories';
-import { common, outputOf, precompress, ROOT } from './build-ide';
+import { buildFromCommandLine, common, outputOf, publishBundle, ROOT } from './build-ide';
 
 export const CONSOLE_OUT_DIR = path.join(ROOT, 'dist', 'console');
 
@@ -31,20 +30,7 @@ export async function buildConsole(outDir = CONSOLE_OUT_DIR): Promise<ConsoleMan
     script: outputOf(result.metafile!, staging, entry),
     style: outputOf(result.metafile!, staging, entry, 'css'),
   };
-  fs.writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  precompress(staging);
-  // a running server never sees a half-written bundle
-  swapInDirectory(staging, outDir);
-  return manifest;
+  return publishBundle(staging, outDir, manifest);
 }
 
-if (require.main === module) {
-  const started = Date.now();
-  buildConsole().then(
-    (manifest) => console.log(`console built into ${path.relative(process.cwd(), CONSOLE_OUT_DIR) || '.'} in ${Date.now() - started} ms (${manifest.script})`),
-    (err: unknown) => {
-      console.error('build-console:', err instanceof Error ? err.message : err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) buildFromCommandLine('console', CONSOLE_OUT_DIR, () => buildConsole());

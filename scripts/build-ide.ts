@@ -54,7 +54,7 @@ export function outputOf(meta: esbuild.Metafile, outDir: string, entry: string, 
 }
 
 /** Writes `<file>.gz` next to every text asset, served to clients that accept gzip. */
-export function precompress(dir: string): void {
+function precompress(dir: string): void {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile() || !/\.(js|css|json|ttf|txt)$/.test(entry.name)) continue;
     const file = path.join(entry.parentPath, entry.name);
@@ -98,6 +98,11 @@ export async function buildIde(outDir = IDE_OUT_DIR): Promise<IdeManifest> {
       graphql: outputOf(workers.metafile!, staging, workerEntries.graphql),
     },
   };
+  return publishBundle(staging, outDir, manifest);
+}
+
+/** Writes the manifest, gzips the text files and puts the staging directory in the bundle's place. */
+export function publishBundle<M>(staging: string, outDir: string, manifest: M): M {
   fs.writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   precompress(staging);
   // a running server never sees a half-written bundle
@@ -105,13 +110,16 @@ export async function buildIde(outDir = IDE_OUT_DIR): Promise<IdeManifest> {
   return manifest;
 }
 
-if (require.main === module) {
+/** A build script's command line: builds, says where and how long it took, exits 1 on failure. */
+export function buildFromCommandLine(what: string, outDir: string, build: () => Promise<{ script: string }>): void {
   const started = Date.now();
-  buildIde().then(
-    (manifest) => console.log(`GraphQL IDE built into ${path.relative(process.cwd(), IDE_OUT_DIR) || '.'} in ${Date.now() - started} ms (${manifest.script})`),
+  build().then(
+    (manifest) => console.log(`${what} built into ${path.relative(process.cwd(), outDir) || '.'} in ${Date.now() - started} ms (${manifest.script})`),
     (err: unknown) => {
-      console.error('build-ide:', err instanceof Error ? err.message : err);
+      console.error(`${what}: ${err instanceof Error ? err.message : String(err)}`);
       process.exit(1);
     },
   );
 }
+
+if (require.main === module) buildFromCommandLine('GraphQL IDE', IDE_OUT_DIR, () => buildIde());

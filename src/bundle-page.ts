@@ -21,7 +21,29 @@ const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
-export const escapeJsonForHtml = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+const escapeJsonForHtml = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+
+/** A bundled page's HTML: its style sheet and module script, and `config` as JSON for the script to read. */
+export function pageHtml(page: {
+  title: string; assetPrefix: string; style: string; script: string; configId: string; config: unknown; rootId: string; noscript: string;
+}): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${page.title}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${page.assetPrefix}${page.style}">
+<script type="application/json" id="${page.configId}">${escapeJsonForHtml(page.config)}</script>
+<script type="module" src="${page.assetPrefix}${page.script}"></script>
+</head>
+<body>
+<div id="${page.rootId}"><noscript>${page.noscript}</noscript></div>
+</body>
+</html>
+`;
+}
 
 function isLoopback(req: http.IncomingMessage): boolean {
   const address = req.socket.remoteAddress ?? '';

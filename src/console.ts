@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createBundlePage, escapeJsonForHtml, type BundlePage } from './bundle-page';
+import { createBundlePage, pageHtml, type BundlePage } from './bundle-page';
 
 /**
  * The reference admin console (`console/`, bundled by scripts/build-console.ts into
@@ -30,22 +30,10 @@ export interface ConsoleConfig {
 
 function page(manifest: ConsoleManifest, devToken: string): string {
   const config: ConsoleConfig = { endpoint: '/graphql', devToken };
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>API Keys · qckeys console</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="${CONSOLE_ASSET_PREFIX}${manifest.style}">
-<script type="application/json" id="qckeys-console-config">${escapeJsonForHtml(config)}</script>
-<script type="module" src="${CONSOLE_ASSET_PREFIX}${manifest.script}"></script>
-</head>
-<body>
-<div id="console"><noscript>The console needs JavaScript. The API itself is at /graphql.</noscript></div>
-</body>
-</html>
-`;
+  return pageHtml({
+    title: 'API Keys · qckeys console', assetPrefix: CONSOLE_ASSET_PREFIX, style: manifest.style, script: manifest.script,
+    configId: 'qckeys-console-config', config, rootId: 'console', noscript: 'The console needs JavaScript. The API itself is at /graphql.',
+  });
 }
 
 const NOT_BUILT = `<!doctype html>

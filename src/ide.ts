@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import path from 'node:path';
-import { createBundlePage, escapeJsonForHtml, type BundlePage } from './bundle-page';
+import { createBundlePage, pageHtml, type BundlePage } from './bundle-page';
 
 /** Where `npm run build:ide` (scripts/build-ide.ts) writes the bundle: `dist/ide`. */
 export const IDE_DIR = path.resolve(__dirname, __filename.endsWith('.ts') ? '../dist/ide' : '../ide');
@@ -40,22 +40,11 @@ function page(manifest: Manifest, token: string): string {
       graphql: IDE_ASSET_PREFIX + manifest.workers.graphql,
     },
   };
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>qckeys GraphQL IDE</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="${IDE_ASSET_PREFIX}${manifest.style}">
-<script type="application/json" id="qckeys-ide-config">${escapeJsonForHtml(config)}</script>
-<script type="module" src="${IDE_ASSET_PREFIX}${manifest.script}"></script>
-</head>
-<body>
-<div id="graphiql"><noscript>The GraphQL IDE needs JavaScript. POST queries to /graphql with a bearer token instead.</noscript></div>
-</body>
-</html>
-`;
+  return pageHtml({
+    title: 'qckeys GraphQL IDE', assetPrefix: IDE_ASSET_PREFIX, style: manifest.style, script: manifest.script,
+    configId: 'qckeys-ide-config', config, rootId: 'graphiql',
+    noscript: 'The GraphQL IDE needs JavaScript. POST queries to /graphql with a bearer token instead.',
+  });
 }
 
 const NOT_BUILT = `<!doctype html>

@@ -6,18 +6,18 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CONSOLE_DIR, type ConsoleManifest } from '../../src/console';
 import { ensureBuilt } from '../helpers/bundles';
+import { describeWithChromium, launchChromium } from '../helpers/chromium';
 import { childToken, startChildServer, type ChildServer } from '../helpers/child-server';
 import { createDurableDatabase, type DurableDatabase } from '../helpers/database';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS = path.join(ROOT, 'test-results');
 const JS_BUDGET = 250 * 1024;
 const FIRST_RENDER_BUDGET_MS = 1000;
-const describeBrowser = fs.existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
+const describeBrowser = describeWithChromium(__filename);
 
 jest.setTimeout(240_000);
 
@@ -52,7 +52,7 @@ describeBrowser('first render of a 100,000-key account', () => {
     });
     if (seeded.code !== 0) throw new Error(`seed failed:\n${seeded.output}`);
     server = await startChildServer({ ...database.env, MIGRATE_ON_START: 'false' }, 60_000);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, 200_000);
 
   afterAll(async () => {

@@ -6,19 +6,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { ensureBuilt } from '../helpers/bundles';
+import { describeWithChromium, launchChromium } from '../helpers/chromium';
 import { verifyAt } from '../helpers/child-server';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-const CHROMIUM = '/usr/bin/chromium';
 const RESULTS = path.resolve(__dirname, '../../test-results');
-const available = fs.existsSync(CHROMIUM);
-if (!available && !process.env.CI) {
-  console.warn(`test/console/console.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI this test runs and fails without it.`);
-}
-const describeBrowser = available || process.env.CI ? describe : describe.skip;
+const describeBrowser = describeWithChromium(__filename);
 
 jest.setTimeout(120_000);
 
@@ -38,10 +34,7 @@ describeBrowser('the admin console in chromium', () => {
     for (const name of ['deploy bot A', 'deploy bot B']) {
       await acme.createKey({ name, channelId: acme.channels.ci.id, developer: { name: 'Build Bot' }, newTeamNames: ['Platform'] });
     }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     fs.mkdirSync(RESULTS, { recursive: true });
   }, 180_000);
 

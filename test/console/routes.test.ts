@@ -1,12 +1,11 @@
 /** The console's HTTP side: the page at /console, its bundle's files, and the development token. */
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { CONSOLE_DIR, createConsole, type ConsoleConfig, type ConsoleManifest } from '../../src/console';
-import { ensureBuilt } from '../helpers/bundles';
+import { ensureBuilt, serveWith } from '../helpers/bundles';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 jest.setTimeout(120_000);
@@ -83,19 +82,6 @@ test('only GET and HEAD reach the page', async () => {
 });
 
 describe('createConsole', () => {
-  async function serveWith(page: ReturnType<typeof createConsole>, run: (base: string) => Promise<void>) {
-    const httpServer = http.createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (page.handles(req, url)) void page.serve(req, res, url);
-      else { res.writeHead(418); res.end(); }
-    });
-    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-    try {
-      await run(`http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`);
-    } finally {
-      await new Promise((resolve) => httpServer.close(resolve));
-    }
-  }
 
   test('with the development secret, a browser on the same machine gets the dev token filled in; another machine does not', async () => {
     const page = createConsole({ devSecret: 'dev-secret-that-is-long-enough-for-hs256-0123456789' });

@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildConsole, CONSOLE_OUT_DIR } from '../../scripts/build-console';
 import { buildIde, IDE_OUT_DIR, ROOT } from '../../scripts/build-ide';
+import type { BundlePage } from '../../src/bundle-page';
 
 /** The bundled pages: where each is built, from what, and how. */
 const BUNDLES = {
@@ -51,5 +54,20 @@ export async function ensureBuilt(name: keyof typeof BUNDLES): Promise<void> {
     } finally {
       fs.rmSync(lock, { recursive: true, force: true });
     }
+  }
+}
+
+/** Serves `page` alone on a port of its own (418 for anything else) while `run` runs with its base URL. */
+export async function serveWith(page: BundlePage, run: (base: string) => Promise<void>): Promise<void> {
+  const httpServer = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (page.handles(req, url)) void page.serve(req, res, url);
+    else { res.writeHead(418); res.end(); }
+  });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  try {
+    await run(`http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`);
+  } finally {
+    await new Promise((resolve) => httpServer.close(resolve));
   }
 }

@@ -6,21 +6,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { ensureBuilt } from '../helpers/bundles';
+import { describeWithChromium, launchChromiumContext } from '../helpers/chromium';
 
 // what the page functions below use of the browser's DOM (this project compiles without the DOM library)
 declare const document: { querySelector(selector: string): { textContent: string | null; children: { length: number } } | null };
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(__dirname, '../../test-results/ide.png');
-const available = fs.existsSync(CHROMIUM);
-if (!available && !process.env.CI) {
-  console.warn(`test/ide/browser.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI this test runs and fails without it.`);
-}
-const describeBrowser = available || process.env.CI ? describe : describe.skip;
+const describeBrowser = describeWithChromium(__filename);
 
 jest.setTimeout(180_000);
 
@@ -33,13 +29,7 @@ describeBrowser('GraphQL IDE in chromium', () => {
     await ensureBuilt('ide');
     server = await startTestServer();
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qckeys-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 900 },
-    });
+    context = await launchChromiumContext(userDataDir, { width: 1400, height: 900 });
   });
 
   afterAll(async () => {

@@ -1,13 +1,12 @@
 /** The IDE's HTTP side: which requests get the page, how the bundle's files are served. */
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { createIde, IDE_DIR } from '../../src/ide';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { ensureBuilt } from '../helpers/bundles';
+import { ensureBuilt, serveWith } from '../helpers/bundles';
 
 interface Manifest { script: string; style: string; workers: Record<'editor' | 'json' | 'graphql', string> }
 
@@ -135,19 +134,6 @@ describe('the bundle files', () => {
 });
 
 describe('createIde', () => {
-  async function serveWith(ide: ReturnType<typeof createIde>, run: (base: string) => Promise<void>) {
-    const httpServer = http.createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (ide.handles(req, url)) void ide.serve(req, res, url);
-      else { res.writeHead(418); res.end(); }
-    });
-    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-    try {
-      await run(`http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`);
-    } finally {
-      await new Promise((resolve) => httpServer.close(resolve));
-    }
-  }
 
   test('with the development secret, a browser on the same machine gets the dev token pre-filled', async () => {
     await serveWith(createIde({ devSecret: 'dev-secret-that-is-long-enough-for-hs256-0123456789' }), async (base) => {
