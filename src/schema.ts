@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { GraphQLScalarType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from './generated/graphql';
 import { apiKeyResolvers } from './modules/api-keys/resolvers';
@@ -18,6 +19,29 @@ export function loadTypeDefs(dir = SCHEMA_DIR): string[] {
   return fs.readdirSync(dir).filter((f) => f.endsWith('.graphql')).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
 }
 
+const isoTexts = new Map<number, string>();
+
+/**
+ * graphql-scalars' DateTime (the same checks and the same text), answering the ISO text rather than
+ * the Date, which JSON.stringify would format later. The texts of recent instants are kept (at most
+ * 20,000): a usage report's points share their buckets' starts across its series, and formatting
+ * 7,500 of them (~1 µs each) was most of the time spent writing the largest answer.
+ */
+const DateTime = new GraphQLScalarType({
+  ...DateTimeResolver.toConfig(),
+  serialize(value) {
+    const date = DateTimeResolver.serialize(value) as Date;
+    const time = date.getTime();
+    let text = isoTexts.get(time);
+    if (text === undefined) {
+      if (isoTexts.size >= 20_000) isoTexts.clear();
+      text = date.toISOString();
+      isoTexts.set(time, text);
+    }
+    return text;
+  },
+});
+
 const connectionTotals: Resolvers = {
   TeamConnection: { totalCount: (c) => c.totalCount() },
   DeveloperConnection: { totalCount: (c) => c.totalCount() },
@@ -26,7 +50,7 @@ const connectionTotals: Resolvers = {
 /** Each domain's resolvers, merged type by type. */
 export function buildResolvers(): Resolvers {
   const parts: Resolvers[] = [
-    { DateTime: DateTimeResolver, JSON: JSONResolver },
+    { DateTime, JSON: JSONResolver },
     viewerResolvers, apiKeyResolvers, channelResolvers, developerResolvers, instanceResolvers, teamResolvers,
     usageResolvers, verificationResolvers, connectionTotals,
   ];
