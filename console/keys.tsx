@@ -12,14 +12,14 @@ import { AddKeyDialog, BulkDialog, DeleteDialog, EditKeyDialog, RenewDialog, Rev
 import { HistoryDialog } from './history';
 import { ErrorLine, Field } from './ui';
 
-export const PAGE_SIZE = 50;
+const PAGE_SIZE = 50;
 const DAY_MS = 86_400_000;
 
 type Facets = ResultOf<typeof ApiKeyFacetsDocument>['apiKeyFacets'];
 type FacetValue = Facets['teams'][number];
 
 /** The filter of the URL's parameters, as the API takes it. */
-export function filterOf(params: Params, now = Date.now()): ApiKeyFilter {
+function filterOf(params: Params, now = Date.now()): ApiKeyFilter {
   const filter: ApiKeyFilter = {};
   const list = (name: string) => params.getAll(name).filter(Boolean);
   const search = params.get('q')?.trim();
@@ -53,15 +53,15 @@ function orderOf(params: Params): { field: ApiKeyOrderField; direction: OrderDir
 }
 
 /** Which rows are selected: some IDs, or every key matching the filter but a few. */
-export type Selection = { all: false; ids: Set<string> } | { all: true; except: Set<string> };
+type Selection = { all: false; ids: Set<string> } | { all: true; except: Set<string> };
 const NONE: Selection = { all: false, ids: new Set() };
 
-export function selectionCount(selection: Selection, total: number): number {
+function selectionCount(selection: Selection, total: number): number {
   return selection.all ? total - selection.except.size : selection.ids.size;
 }
 
 /** The part of a bulk mutation's input that names the keys. */
-export function selectionInput(selection: Selection, filter: ApiKeyFilter): { apiKeyIds?: string[]; filter?: ApiKeyFilter; exceptIds?: string[] } {
+function selectionInput(selection: Selection, filter: ApiKeyFilter): { apiKeyIds?: string[]; filter?: ApiKeyFilter; exceptIds?: string[] } {
   return selection.all ? { filter, exceptIds: [...selection.except] } : { apiKeyIds: [...selection.ids] };
 }
 
@@ -119,6 +119,10 @@ export function KeysTab(props: { client: Client; canWrite: boolean; notify: (tex
       change(p);
       PAGE_PARAMS.forEach((name) => p.delete(name));
     });
+  }
+  function clearFilters() {
+    setSearchText('');
+    setFilter((p) => FILTER_PARAMS.forEach((name) => p.delete(name)));
   }
   function toggleValue(name: string, value: string) {
     setFilter((p) => {
@@ -208,7 +212,7 @@ export function KeysTab(props: { client: Client; canWrite: boolean; notify: (tex
         <FacetGroup legend="Channels" name="channel" values={facets.data?.apiKeyFacets.channels} params={params} onToggle={toggleValue} />
         <FacetGroup legend="Instances" name="instance" values={facets.data?.apiKeyFacets.instances} params={params} onToggle={toggleValue} />
         <FacetGroup legend="Clouds" name="cloud" values={facets.data?.apiKeyFacets.clouds} labels={CLOUD_LABELS} params={params} onToggle={toggleValue} />
-        {filtered && <button type="button" onClick={() => { setSearchText(''); setFilter((p) => FILTER_PARAMS.forEach((name) => p.delete(name))); }}>Clear filters</button>}
+        {filtered && <button type="button" onClick={clearFilters}>Clear filters</button>}
         <ErrorLine error={facets.error} />
       </aside>
 
@@ -286,7 +290,7 @@ export function KeysTab(props: { client: Client; canWrite: boolean; notify: (tex
         {page && rows.length === 0 && (
           <div className="empty" role="status">
             {filtered
-              ? <p>No key matches these filters. <button type="button" className="link" onClick={() => { setSearchText(''); setFilter((p) => FILTER_PARAMS.forEach((name) => p.delete(name))); }}>Clear the filters</button> to see every key.</p>
+              ? <p>No key matches these filters. <button type="button" className="link" onClick={clearFilters}>Clear the filters</button> to see every key.</p>
               : canWrite
                 ? <p>No API keys yet. Choose <strong>Add API key</strong>: pick a cloud, an instance and a channel, name the developer who will hold it, and copy the secret it shows you once.</p>
                 : <p>No API keys yet. An admin of this account can add them; your token can only read.</p>}

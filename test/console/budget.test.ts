@@ -3,7 +3,6 @@
  * 100,000-key account (the table and "1–50 of 100,000") within 1 s on this machine, from a cold
  * browser (nothing cached) to the rows on screen. The account is made by `npm run seed`.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -12,6 +11,7 @@ import { ensureBuilt } from '../helpers/bundles';
 import { describeWithChromium, launchChromium } from '../helpers/chromium';
 import { childToken, startChildServer, type ChildServer } from '../helpers/child-server';
 import { createDurableDatabase, type DurableDatabase } from '../helpers/database';
+import { runSeed } from '../helpers/seed';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -40,16 +40,8 @@ describeBrowser('first render of a 100,000-key account', () => {
   beforeAll(async () => {
     await ensureBuilt('console');
     database = await createDurableDatabase();
-    const seeded = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/seed.ts',
-        '--accounts', '1', '--keys', '100000', '--big-account-keys', '100000', '--teams', '40', '--usage-days', '2', '--verifications', '20000'], {
-        cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...database.env }, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-      child.once('exit', (code) => resolve({ code, output }));
-    });
+    const seeded = await runSeed(database.env,
+      ['--accounts', '1', '--keys', '100000', '--big-account-keys', '100000', '--teams', '40', '--usage-days', '2', '--verifications', '20000']);
     if (seeded.code !== 0) throw new Error(`seed failed:\n${seeded.output}`);
     server = await startChildServer({ ...database.env, MIGRATE_ON_START: 'false' }, 60_000);
     browser = await launchChromium();

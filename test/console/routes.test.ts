@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { CONSOLE_DIR, createConsole, type ConsoleConfig, type ConsoleManifest } from '../../src/console';
-import { ensureBuilt, serveWith } from '../helpers/bundles';
+import { ensureBuilt, rawRequest, serveWith } from '../helpers/bundles';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 jest.setTimeout(120_000);
@@ -24,19 +24,6 @@ function pageConfig(text: string): ConsoleConfig {
   const match = /<script type="application\/json" id="qckeys-console-config">(.*?)<\/script>/s.exec(text);
   if (!match) throw new Error('no console config in the page');
   return JSON.parse(match[1]) as ConsoleConfig;
-}
-
-/** A raw request: the path as written, not normalised by a URL parser. */
-function raw(base: string, route: string, method = 'GET'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}/`, { path: route, method }, (r) => {
-      let body = '';
-      r.on('data', (chunk: Buffer) => { body += chunk.toString(); });
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 test.each(['/console', '/console/'])('GET %s is the console page: its files from the service, a strict policy, no token', async (route) => {
@@ -71,14 +58,14 @@ test.each([
   '/console/assets/../../package.json', '/console/assets/..%2f..%2fpackage.json', '/console/assets/manifest.json',
   '/console/assets/missing.js', '/console/assets/%00.js', '/console/assets/.hidden.js', '/console/x',
 ])('%s is not served', async (route) => {
-  const res = await raw(server.baseUrl, route);
+  const res = await rawRequest(server.baseUrl, route);
   expect([400, 404]).toContain(res.status);
   expect(res.body).not.toContain('"name": "qckeys"');
 });
 
 test('only GET and HEAD reach the page', async () => {
-  expect((await raw(server.baseUrl, '/console', 'HEAD')).status).toBe(200);
-  expect((await raw(server.baseUrl, '/console', 'POST')).status).toBe(404);
+  expect((await rawRequest(server.baseUrl, '/console', 'HEAD')).status).toBe(200);
+  expect((await rawRequest(server.baseUrl, '/console', 'POST')).status).toBe(404);
 });
 
 describe('createConsole', () => {

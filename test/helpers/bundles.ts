@@ -71,3 +71,16 @@ export async function serveWith(page: BundlePage, run: (base: string) => Promise
     await new Promise((resolve) => httpServer.close(resolve));
   }
 }
+
+/** A GET (or `method`) of `route` as written, not normalised by a URL parser: its status and body. */
+export function rawRequest(base: string, route: string, method = 'GET'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}/`, { path: route, method }, (r) => {
+      let body = '';
+      r.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { createIde, IDE_DIR } from '../../src/ide';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { ensureBuilt, serveWith } from '../helpers/bundles';
+import { ensureBuilt, rawRequest, serveWith } from '../helpers/bundles';
 
 interface Manifest { script: string; style: string; workers: Record<'editor' | 'json' | 'graphql', string> }
 
@@ -118,16 +118,7 @@ describe('the bundle files', () => {
     '/ide/../package.json', '/ide/..%2f..%2fpackage.json', '/ide/%2e%2e/%2e%2e/package.json', '/ide/manifest.json',
     '/ide/missing-file.js', '/ide/%00.js', '/ide/.hidden.js', '/ide/', '/ide/chunks',
   ])('%s is not served', async (route) => {
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      // raw request: the path as written, not normalised by a URL parser
-      const req = http.request(`${server.baseUrl}/`, { path: route, method: 'GET' }, (r) => {
-        let body = '';
-        r.on('data', (chunk: Buffer) => { body += chunk.toString(); });
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const res = await rawRequest(server.baseUrl, route);
     expect([400, 404]).toContain(res.status);
     expect(res.body).not.toContain('"name": "qckeys"');
   });

@@ -1,25 +1,11 @@
 // `npm run seed` as a new user runs it: into a database of its own, with the secrets file in a
 // directory that does not exist yet. What it wrote is what the service then serves.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDurableDatabase, type DurableDatabase } from '../helpers/database';
 import { childToken, gqlAt, startChildServer, verifyAt, type ChildServer } from '../helpers/child-server';
-
-const ROOT = path.resolve(__dirname, '../..');
-
-interface SeedRun { code: number | null; output: string }
-
-function runSeed(env: Record<string, string>, args: string[]): Promise<SeedRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/seed.ts', ...args], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
-}
+import { runSeed } from '../helpers/seed';
 
 interface Secrets {
   accountId: string;
