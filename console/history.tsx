@@ -25,9 +25,9 @@ function Changes({ changes }: { changes: unknown }) {
   );
 }
 
-function EventRows({ events, withKey }: { events: ApiKeyEventFieldsFragment[]; withKey: boolean }) {
+function EventRows({ events, withKey, busy }: { events: ApiKeyEventFieldsFragment[]; withKey: boolean; busy: boolean }) {
   return (
-    <table className="events">
+    <table className="events" aria-busy={busy}>
       <thead><tr><th scope="col">When</th>{withKey && <th scope="col">Key</th>}<th scope="col">Event</th><th scope="col">By</th><th scope="col">Changes</th></tr></thead>
       <tbody>
         {events.map((e) => (
@@ -58,7 +58,7 @@ export function HistoryDialog(props: { client: Client; apiKey: { id: string; nam
     <Modal title={`History of ${props.apiKey.name}`} onClose={props.onClose} wide>
       <ErrorLine error={history.error} />
       {history.data && !history.data[0]?.apiKey && <p className="notice">This key no longer exists; its events are in the audit trail.</p>}
-      <EventRows events={events} withKey={false} />
+      <EventRows events={events} withKey={false} busy={history.loading} />
       <footer>
         {last?.pageInfo.hasNextPage && last.pageInfo.endCursor && <button type="button" onClick={() => setPages((p) => [...p, last.pageInfo.endCursor ?? ''])}>Load more</button>}
         <button type="button" className="primary" onClick={props.onClose}>Close</button>
@@ -97,7 +97,7 @@ export function AuditTab({ client }: { client: Client }) {
         <button type="button" disabled={!connection?.pageInfo.hasNextPage} onClick={() => setAfter((a) => [...a, connection?.pageInfo.endCursor ?? ''])}>Older ›</button>
       </div>
       <ErrorLine error={events.error} />
-      <EventRows events={connection?.edges.map((e) => e.node) ?? []} withKey />
+      <EventRows events={connection?.edges.map((e) => e.node) ?? []} withKey busy={events.loading} />
       {connection?.totalCount === 0 && <p className="empty" role="status">No key events{type || actor ? ' match' : ' yet: adding a key records the first'}.</p>}
     </section>
   );
