@@ -19,6 +19,8 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // CommonJS files load with require(): the bench's child that runs the built service without a TypeScript loader
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 
   // The service's modules depend one way (docs/architecture.md): no import cycles (type-only imports,
   // which this rule skips, are checked by `npm run imports`)

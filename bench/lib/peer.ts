@@ -4,10 +4,9 @@ import { spawnSync, fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, print } from 'graphql';
-import type { ChildMessage } from '../server-child';
 import { type Operation } from './documents';
 import { scopeSettings } from './scope';
-import type { BenchServer } from './server';
+import type { BenchServer, ChildMessage } from './server';
 
 export const PEER_DIR = path.resolve(__dirname, '..', 'peers', 'postgraphile');
 

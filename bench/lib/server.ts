@@ -1,7 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ChildMessage, ChildStats } from '../server-child';
+
+/** What the service's process (bench/server-child.cjs) answers over IPC. */
+export interface ChildStats { statements: number; rssMb: number; peakRssMb: number; cpuMs: number }
+export type ChildMessage = { type: 'ready'; url: string } | ({ type: 'stats' } & ChildStats);
 
 export interface BenchServer {
   /** e.g. http://127.0.0.1:41234 */
@@ -21,8 +24,8 @@ export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
  */
 export async function startBenchServer(env: Record<string, string>, nodeArgs: string[] = [], logFile?: string): Promise<BenchServer> {
   const out = logFile ? fs.openSync(logFile, 'a') : 'inherit';
-  const child: ChildProcess = fork(path.join(__dirname, '..', 'server-child.ts'), [], {
-    execArgv: ['--import', 'tsx', ...SERVER_NODE_FLAGS, ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+  const child: ChildProcess = fork(path.join(__dirname, '..', 'server-child.cjs'), [], {
+    execArgv: [...SERVER_NODE_FLAGS, ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', out, out, 'ipc'],
   });
