@@ -349,7 +349,7 @@ describe('apiKeys: SQL statements per page', () => {
     const fifty = await statementsFor(50);
     expect(counted).toBe(five + 1);
     expect(fifty).toBe(five);
-    expect(fifty).toBeGreaterThanOrEqual(2);
-    expect(fifty).toBeLessThanOrEqual(8);
+    // the page, then its relations with the account's count stamp (transaction control not counted)
+    expect(fifty).toBe(2);
   });
 });

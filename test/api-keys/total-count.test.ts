@@ -61,15 +61,18 @@ async function refreshIds(): Promise<void> {
 
 /**
  * Both services' totalCount for every filter equals the test's own count, twice (the second from
- * a kept count); so does the filter panel's (`apiKeyFacets`, kept the same way).
+ * a kept count, its stamp read with the page's relations); so does the filter panel's
+ * (`apiKeyFacets`, kept the same way).
  */
 async function expectExactCounts(after: string): Promise<void> {
   await refreshIds();
   for (const [name, filter, sql] of filters()) {
     const row = await a.knex.raw(`select count(*)::int as n from api_keys k where k.account_id = 'counted' and k.deleted_at is null and (${sql})`);
     const expected = (row as { rows: { n: number }[] }).rows[0].n;
-    for (const server of [a, b, a, b]) {
-      const { apiKeys } = await server.ok<{ apiKeys: { totalCount: number } }>(acme.viewer, 'query($f: ApiKeyFilter) { apiKeys(filter: $f, first: 1) { totalCount } }', { f: filter });
+    for (const [i, server] of [a, b, a, b].entries()) {
+      // the count alone, then with a page and its relations (the stamp is then read with them)
+      const listing = i < 2 ? '{ totalCount }' : '{ totalCount edges { node { id developer { id } teams { id } } } }';
+      const { apiKeys } = await server.ok<{ apiKeys: { totalCount: number } }>(acme.viewer, `query($f: ApiKeyFilter) { apiKeys(filter: $f, first: 1) ${listing} }`, { f: filter });
       const { apiKeyFacets } = await server.ok<{ apiKeyFacets: { totalCount: number } }>(acme.viewer, 'query($f: ApiKeyFilter) { apiKeyFacets(filter: $f) { totalCount } }', { f: filter });
       const seen = { after, name, server: server === a ? 'a' : 'b', totalCount: apiKeys.totalCount, facets: apiKeyFacets.totalCount };
       expect(seen).toEqual({ ...seen, totalCount: expected, facets: expected });

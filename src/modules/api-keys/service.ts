@@ -50,19 +50,20 @@ export async function apiKeys(
   const now = ctx.now();
   const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now);
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
-  if (relations) await primeRelations(ctx, accountId, rows, relations);
-  return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, accountId, filter, now));
+  const stamp = relations ? await primeRelations(ctx, accountId, rows, relations) : null;
+  return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, accountId, filter, now, stamp));
 }
 
 /**
  * `totalCount`, exact: a count kept by the service is used while the account's count stamp, read
- * in the request's transaction, has not moved (src/modules/api-keys/counts.ts); otherwise the
- * keys are counted, with the stamp and the next expiry in the same statement.
+ * in the request's transaction (with the page's relations, or on its own), has not moved
+ * (src/modules/api-keys/counts.ts); otherwise the keys are counted, with the stamp and the next
+ * expiry in the same statement.
  */
-async function countKeys(ctx: Context, accountId: string, filter: store.KeyFilter, now: Date): Promise<number> {
+async function countKeys(ctx: Context, accountId: string, filter: store.KeyFilter, now: Date, stampRead: number | null): Promise<number> {
   const key = KeyCounts.keyOf(accountId, filter);
   const counts = ctx.app.keyCounts;
-  const kept = counts.get(key, await store.countStamp(ctx.db, accountId), now.getTime());
+  const kept = counts.get(key, stampRead ?? await store.countStamp(ctx.db, accountId), now.getTime());
   if (kept !== undefined) return kept;
   const { n, stamp, nextExpiry } = await store.countKeys(ctx.db, accountId, filter, now);
   counts.set(key, n, stamp, store.countChangesWithTime(filter) && nextExpiry ? nextExpiry.getTime() : Infinity);
@@ -107,8 +108,11 @@ export async function apiKeyFacets(ctx: Context, args: { filter?: ApiKeyFilter |
   return labelled(own.value, (await stampAndNames(ctx.db, accountId, own.value)).names);
 }
 
-/** Loads what the page's keys show of their developer, instance, channel and teams in one statement. */
-async function primeRelations(ctx: Context, accountId: string, keys: ApiKeyRecord[], relations: KeyRelations): Promise<void> {
+/**
+ * Loads what the page's keys show of their developer, instance, channel and teams in one
+ * statement; returns the account's count stamp when `totalCount` was asked (null: not read).
+ */
+async function primeRelations(ctx: Context, accountId: string, keys: ApiKeyRecord[], relations: KeyRelations): Promise<number | null> {
   const related = await store.relationsOfKeys(ctx.db, accountId, keys, relations);
   const { loaders } = ctx;
   for (const d of related.developers) loaders.developerById.prime(d.id, d);
@@ -116,6 +120,7 @@ async function primeRelations(ctx: Context, accountId: string, keys: ApiKeyRecor
   for (const c of related.channels) loaders.channelById.prime(c.id, c);
   for (const t of related.teams) loaders.teamById.prime(t.id, t);
   for (const [keyId, teamIds] of related.teamIdsByKey ?? []) loaders.teamIdsByApiKeyId.prime(keyId, teamIds);
+  return related.stamp;
 }
 
 export async function apiKeyEvents(

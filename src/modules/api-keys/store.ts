@@ -215,12 +215,15 @@ export interface PageRelations {
   /** Team IDs of each key (every key of the page, in team-name order), when teams were asked for. */
   teamIdsByKey: Map<string, string[]> | null;
   teams: TeamRecord[];
+  /** The account's count stamp, when `totalCount` was asked for. */
+  stamp: number | null;
 }
 
 /**
  * The developers, instances, channels and teams a page of keys shows, in one statement
- * instead of one per loader (the listing primes the loaders with them). Rows come as JSON and
- * are mapped by their modules' own row mappers.
+ * instead of one per loader (the listing primes the loaders with them), and the account's count
+ * stamp when the listing's `totalCount` is asked (a kept count needs it: one round trip fewer).
+ * Rows come as JSON and are mapped by their modules' own row mappers.
  */
 export async function relationsOfKeys(db: Db, accountId: string, keys: readonly ApiKeyRecord[], wanted: KeyRelations): Promise<PageRelations> {
   const parts: string[] = [];
@@ -238,10 +241,11 @@ export async function relationsOfKeys(db: Db, accountId: string, keys: readonly 
       from api_key_teams kt join teams t on t.id = kt.team_id
       where kt.account_id = ${param(accountId)} and kt.api_key_id = any(${param(ids((k) => k.id))}::text[])) as key_teams`);
   }
-  const empty: PageRelations = { developers: [], instances: [], channels: [], teamIdsByKey: null, teams: [] };
+  if (wanted.totalCount) parts.push(`${stampSql(param(accountId))} as stamp`);
+  const empty: PageRelations = { developers: [], instances: [], channels: [], teamIdsByKey: null, teams: [], stamp: null };
   if (parts.length === 0 || keys.length === 0) return empty;
-  // one of 15 texts, run for every page: prepared
-  const row = await db.first<{ developers?: DeveloperRow[]; instances?: InstanceRow[]; channels?: ChannelRow[]; key_teams?: [string, TeamRow][] }>(
+  // one of 31 texts, run for every page: prepared
+  const row = await db.first<{ developers?: DeveloperRow[]; instances?: InstanceRow[]; channels?: ChannelRow[]; key_teams?: [string, TeamRow][]; stamp?: number }>(
     prepared(`select ${parts.join(', ')}`, values),
   );
   let teamIdsByKey: Map<string, string[]> | null = null;
@@ -259,6 +263,7 @@ export async function relationsOfKeys(db: Db, accountId: string, keys: readonly 
     channels: (row?.channels ?? []).map(toChannelRecord),
     teamIdsByKey,
     teams: [...teams.values()],
+    stamp: row?.stamp ?? null,
   };
 }
 
