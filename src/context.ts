@@ -6,6 +6,7 @@ import type { RecentWriters } from './db/replicas';
 import type { RequestTransaction } from './db/request';
 import { ALL_ACCOUNTS, type Tenant } from './db/tenant';
 import type { Clock } from './lib/clock';
+import type { CatalogCache } from './modules/api-keys/catalog';
 import type { KeyCounts } from './modules/api-keys/counts';
 import type { CountedFacets } from './modules/api-keys/facets';
 import type { KeyChanges } from './modules/api-keys/events';
@@ -34,6 +35,8 @@ export interface AppServices {
   keyCounts: KeyCounts;
   /** Facet counts kept by (account, filter, first), the same way. */
   keyFacets: KeyCounts<CountedFacets>;
+  /** Developers, instances and channels that listings showed, good while the account's catalog stamp stays. */
+  catalog: CatalogCache;
   /** With read replicas: the principals whose reads stay on the primary after their writes (null: no replicas). */
   recentWriters: RecentWriters | null;
 }

@@ -9,6 +9,7 @@ import { RECENT_WRITERS_CHANNEL, RecentWriters } from './db/replicas';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { systemClock, type Clock } from './lib/clock';
+import { CatalogCache } from './modules/api-keys/catalog';
 import { KeyCounts } from './modules/api-keys/counts';
 import { KeyChanges } from './modules/api-keys/events';
 import { IdempotencyCrypto, idempotencySecret } from './modules/idempotency/crypto';
@@ -109,7 +110,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const recentWriters = await startReadRouting(db, config.replicas.readYourWritesMs);
   const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges, keyCounts: new KeyCounts(),
     // a facet list holds up to 500 values: 100 filters' facets stay within a few MB
-    keyFacets: new KeyCounts(100), recentWriters };
+    keyFacets: new KeyCounts(100), catalog: new CatalogCache(), recentWriters };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
   const listen = (server: http.Server, port: number) => new Promise<void>((resolve, reject) => {

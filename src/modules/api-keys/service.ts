@@ -110,14 +110,35 @@ export async function apiKeyFacets(ctx: Context, args: { filter?: ApiKeyFilter |
 
 /**
  * Loads what the page's keys show of their developer, instance, channel and teams in one
- * statement; returns the account's count stamp when `totalCount` was asked (null: not read).
+ * statement, the developers, instances and channels the service holds for the account left out
+ * while the account's catalog stamp, read in that statement, has not moved (once it has, the
+ * statement runs again without them); returns the account's count stamp when `totalCount` was
+ * asked (null: not read).
  */
 async function primeRelations(ctx: Context, accountId: string, keys: ApiKeyRecord[], relations: KeyRelations): Promise<number | null> {
-  const related = await store.relationsOfKeys(ctx.db, accountId, keys, relations);
+  const catalog = ctx.app.catalog;
+  let held = catalog.held(accountId);
+  let related = await store.relationsOfKeys(ctx.db, accountId, keys, relations, held);
+  if (held && related.catalogStamp !== null && related.catalogStamp !== held.stamp) {
+    held = undefined;
+    related = await store.relationsOfKeys(ctx.db, accountId, keys, relations);
+  }
   const { loaders } = ctx;
+  if (related.catalogStamp !== null) catalog.add(accountId, related.catalogStamp, related);
   for (const d of related.developers) loaders.developerById.prime(d.id, d);
   for (const i of related.instances) loaders.instanceById.prime(i.id, i);
   for (const c of related.channels) loaders.channelById.prime(c.id, c);
+  // held records are used only when the stamp read with this page is theirs
+  if (held && related.catalogStamp === held.stamp) {
+    for (const k of keys) {
+      const d = held.developers.get(k.developerId);
+      const i = held.instances.get(k.instanceId);
+      const c = held.channels.get(k.channelId);
+      if (d) loaders.developerById.prime(d.id, d);
+      if (i) loaders.instanceById.prime(i.id, i);
+      if (c) loaders.channelById.prime(c.id, c);
+    }
+  }
   for (const t of related.teams) loaders.teamById.prime(t.id, t);
   for (const [keyId, teamIds] of related.teamIdsByKey ?? []) loaders.teamIdsByApiKeyId.prime(keyId, teamIds);
   return related.stamp;

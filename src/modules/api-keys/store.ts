@@ -13,6 +13,7 @@ import { toInstanceRecord, type InstanceRow } from '../instances/store';
 import type { TeamRecord } from '../teams/model';
 import { toTeamRecord, type TeamRow } from '../teams/store';
 import type { VerifiableKey } from '../verification/model';
+import type { CatalogKind, CatalogRecords } from './catalog';
 import type { ApiKeyEventRecord, ApiKeyRecord } from './model';
 import type { KeyRelations } from './selection';
 
@@ -209,9 +210,12 @@ function matchesEveryKey(f: KeyFilter): boolean {
 
 /** Related objects of a page of keys, as the loaders would have fetched them one by one. */
 export interface PageRelations {
+  /** The developers, instances and channels read (those held were not). */
   developers: DeveloperRecord[];
   instances: InstanceRecord[];
   channels: ChannelRecord[];
+  /** The account's catalog stamp, read with them when any of the three was asked for. */
+  catalogStamp: number | null;
   /** Team IDs of each key (every key of the page, in team-name order), when teams were asked for. */
   teamIdsByKey: Map<string, string[]> | null;
   teams: TeamRecord[];
@@ -223,18 +227,27 @@ export interface PageRelations {
  * The developers, instances, channels and teams a page of keys shows, in one statement
  * instead of one per loader (the listing primes the loaders with them), and the account's count
  * stamp when the listing's `totalCount` is asked (a kept count needs it: one round trip fewer).
+ * Developers, instances and channels in `held` are not read again; the account's catalog stamp
+ * is read instead, for the caller to check that they still hold (src/modules/api-keys/catalog.ts).
  * Rows come as JSON and are mapped by their modules' own row mappers.
  */
-export async function relationsOfKeys(db: Db, accountId: string, keys: readonly ApiKeyRecord[], wanted: KeyRelations): Promise<PageRelations> {
+export async function relationsOfKeys(
+  db: Db, accountId: string, keys: readonly ApiKeyRecord[], wanted: KeyRelations, held?: CatalogRecords,
+): Promise<PageRelations> {
   const parts: string[] = [];
   const values: (string | string[])[] = [];
   const param = (value: string | string[]) => `$${values.push(value)}`;
-  const ids = (pick: (k: ApiKeyRecord) => string) => [...new Set(keys.map(pick))];
-  const rowsOf = (table: string, alias: string, pick: (k: ApiKeyRecord) => string) =>
-    `(select coalesce(json_agg(${alias}), '[]') from ${table} ${alias} where ${alias}.account_id = ${param(accountId)} and ${alias}.id = any(${param(ids(pick))}::text[])) as ${table}`;
-  if (wanted.developer) parts.push(rowsOf('developers', 'd', (k) => k.developerId));
-  if (wanted.instance) parts.push(rowsOf('instances', 'i', (k) => k.instanceId));
-  if (wanted.channel) parts.push(rowsOf('channels', 'c', (k) => k.channelId));
+  const ids = (pick: (k: ApiKeyRecord) => string, heldIds?: Map<string, unknown>) =>
+    [...new Set(keys.map(pick))].filter((id) => !heldIds?.has(id));
+  const rowsOf = (table: CatalogKind, alias: string, pick: (k: ApiKeyRecord) => string) => {
+    const missing = ids(pick, held?.[table]);
+    if (missing.length) parts.push(`(select coalesce(json_agg(${alias}), '[]') from ${table} ${alias} where ${alias}.account_id = ${param(accountId)} and ${alias}.id = any(${param(missing)}::text[])) as ${table}`);
+  };
+  if (wanted.developer) rowsOf('developers', 'd', (k) => k.developerId);
+  if (wanted.instance) rowsOf('instances', 'i', (k) => k.instanceId);
+  if (wanted.channel) rowsOf('channels', 'c', (k) => k.channelId);
+  const catalog = wanted.developer || wanted.instance || wanted.channel;
+  if (catalog) parts.push(`coalesce((select stamp from catalog_stamps where account_id = ${param(accountId)}), 0) as catalog_stamp`);
   if (wanted.teams) {
     // each key's teams with the teams themselves, from one scan of the links (teams repeat across keys)
     parts.push(`(select coalesce(json_agg(json_build_array(kt.api_key_id, t) order by lower(t.name), t.id), '[]')
@@ -242,12 +255,12 @@ export async function relationsOfKeys(db: Db, accountId: string, keys: readonly 
       where kt.account_id = ${param(accountId)} and kt.api_key_id = any(${param(ids((k) => k.id))}::text[])) as key_teams`);
   }
   if (wanted.totalCount) parts.push(`${stampSql(param(accountId))} as stamp`);
-  const empty: PageRelations = { developers: [], instances: [], channels: [], teamIdsByKey: null, teams: [], stamp: null };
+  const empty: PageRelations = { developers: [], instances: [], channels: [], catalogStamp: null, teamIdsByKey: null, teams: [], stamp: null };
   if (parts.length === 0 || keys.length === 0) return empty;
-  // one of 31 texts, run for every page: prepared
-  const row = await db.first<{ developers?: DeveloperRow[]; instances?: InstanceRow[]; channels?: ChannelRow[]; key_teams?: [string, TeamRow][]; stamp?: number }>(
-    prepared(`select ${parts.join(', ')}`, values),
-  );
+  // one of a few dozen texts (what is asked, and whether anything is missing), run for every page: prepared
+  const row = await db.first<{
+    developers?: DeveloperRow[]; instances?: InstanceRow[]; channels?: ChannelRow[]; catalog_stamp?: number; key_teams?: [string, TeamRow][]; stamp?: number;
+  }>(prepared(`select ${parts.join(', ')}`, values));
   let teamIdsByKey: Map<string, string[]> | null = null;
   const teams = new Map<string, TeamRecord>();
   if (wanted.teams) {
@@ -261,6 +274,7 @@ export async function relationsOfKeys(db: Db, accountId: string, keys: readonly 
     developers: (row?.developers ?? []).map(toDeveloperRecord),
     instances: (row?.instances ?? []).map(toInstanceRecord),
     channels: (row?.channels ?? []).map(toChannelRecord),
+    catalogStamp: catalog ? row?.catalog_stamp ?? 0 : null,
     teamIdsByKey,
     teams: [...teams.values()],
     stamp: row?.stamp ?? null,
