@@ -1,7 +1,7 @@
 // Benchmarks of the service as its clients use it, against the seeded PostgreSQL on 127.0.0.1 only,
 // each listing beside PostGraphile 5 serving the same tables under the same row-level security.
 //
-// npm run bench [-- GROUP…]   groups: list search filter facets sort page lookups usage bulk verifyload verify startup scale (all by default)
+// npm run bench [-- GROUP…]   groups: list search filter facets sort page lookups usage console bulk verifyload verify startup scale (all by default)
 // Environment:
 //   BENCH_DATABASE_URL or DATABASE_URL  the seeded database (default postgres://postgres@127.0.0.1:5432/qckeys_bench)
 //   BENCH_DURATION    seconds of load per server, scenario and connection count (6), split into
@@ -19,6 +19,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { signToken } from '../src/auth/tokens';
 import { ensureDatabase } from '../scripts/seed/database';
+import { CHROMIUM, consoleFirstRender, launchChromium } from './lib/browser';
 import { ensureBuilt } from './lib/build';
 import { bodyOf, clientOperations, docOperations, withArguments, withoutFields, type Operation } from './lib/documents';
 import { combine, runAutocannon, runLoad, type LoadResult } from './lib/load';
@@ -30,7 +31,7 @@ import { SERVER_NODE_FLAGS, startBenchServer, type BenchServer } from './lib/ser
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/qckeys_bench';
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
-const GROUPS = ['list', 'search', 'filter', 'facets', 'sort', 'page', 'lookups', 'usage', 'bulk', 'verifyload', 'verify', 'startup', 'scale'] as const;
+const GROUPS = ['list', 'search', 'filter', 'facets', 'sort', 'page', 'lookups', 'usage', 'console', 'bulk', 'verifyload', 'verify', 'startup', 'scale'] as const;
 type Group = (typeof GROUPS)[number];
 const LISTING_GROUPS: Group[] = ['list', 'search', 'filter', 'sort', 'page'];
 
@@ -445,6 +446,46 @@ async function usageScenario(b: Bench): Promise<void> {
  * keys are put back as they were and those events removed, so the data set stays the seed's.
  * Bounded to the 10,000 keys that expire first.
  */
+const CONSOLE_LOADS = 5;
+const FIRST_RENDER_BUDGET_MS = 1000;
+
+/**
+ * The admin console's first render of the busiest account from a cold browser (nothing cached),
+ * to the first page's rows and "1–50 of N" on screen, by the page's own clock; beside it, in the
+ * same run, the page's first request (the typed client's `ApiKeys`, 50 keys with `totalCount`)
+ * sent alone.
+ */
+async function consoleScenario(b: Bench, say: (line: string) => void): Promise<void> {
+  if (!fs.existsSync(CHROMIUM)) {
+    say(`console: not run, ${CHROMIUM} is missing (apt-get install -y chromium)`);
+    return;
+  }
+  const browser = await launchChromium();
+  try {
+    const renders: number[] = [];
+    for (let i = 0; i < CONSOLE_LOADS; i++) renders.push(await consoleFirstRender(browser, b.server.baseUrl, b.token, fmt(b.keys)));
+    const body = bodyOf(op(b, 'ApiKeys'), { first: 50 });
+    const alone: number[] = [];
+    for (let i = 0; i < CONSOLE_LOADS; i++) {
+      const started = performance.now();
+      const json = await post(b.server.baseUrl, b.token, body);
+      if (json.errors?.length) throw new Error(`ApiKeys failed: ${JSON.stringify(json.errors)}`);
+      alone.push(performance.now() - started);
+    }
+    b.ran.add('ApiKeys');
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+    const firstRender = median(renders);
+    b.rows.push({
+      group: 'console', scenario: `admin console (GET /console): first render of the busiest account from a cold browser, median of ${CONSOLE_LOADS} loads (ms, in the p50 column; the slowest in p99)`,
+      connections: 1, qckeys: { rps: null, p50: firstRender, p975: null, p99: Math.max(...renders), non2xx: null }, peer: null, ratio: null,
+      targets: [{ text: `≤ ${fmt(FIRST_RENDER_BUDGET_MS)} ms`, met: firstRender <= FIRST_RENDER_BUDGET_MS }],
+      note: `loads of ${renders.map((t) => t.toFixed(0)).join(', ')} ms; the page's first request (ApiKeys, 50 keys with totalCount) sent alone: median ${median(alone).toFixed(1)} ms`,
+    });
+  } finally {
+    await browser.close();
+  }
+}
+
 async function bulkScenario(b: Bench): Promise<void> {
   if (ONLY && !ONLY.test('select all matching')) return;
   const { rows } = await b.db.query<{ expires_at: Date }>(
@@ -763,6 +804,7 @@ async function main(): Promise<void> {
         if (groups.has('page')) await pageScenario(b);
         if (groups.has('lookups')) await lookupsScenario(b);
         if (groups.has('usage')) await usageScenario(b);
+        if (groups.has('console')) await consoleScenario(b, say);
         if (groups.has('bulk')) await bulkScenario(b);
         if (groups.has('verifyload')) await verifyLoadScenario(b);
         const peak = (await server.stats()).peakRssMb;
