@@ -439,13 +439,6 @@ async function usageScenario(b: Bench): Promise<void> {
   }
 }
 
-/**
- * "Select all matching": the listing's totalCount for a filter, then a bulk team change of every
- * key matching it (UpdateApiKeyTeams of the client), undone by the docs' BulkTeams; then "Revoke
- * selected" and "Delete selected" of the same keys (RevokeApiKeys, DeleteApiKeys), after which the
- * keys are put back as they were and those events removed, so the data set stays the seed's.
- * Bounded to the 10,000 keys that expire first.
- */
 const CONSOLE_LOADS = 5;
 const FIRST_RENDER_BUDGET_MS = 1000;
 
@@ -486,6 +479,13 @@ async function consoleScenario(b: Bench, say: (line: string) => void): Promise<v
   }
 }
 
+/**
+ * "Select all matching": the listing's totalCount for a filter, then a bulk team change of every
+ * key matching it (UpdateApiKeyTeams of the client), undone by the docs' BulkTeams; then "Revoke
+ * selected" and "Delete selected" of the same keys (RevokeApiKeys, DeleteApiKeys), after which the
+ * keys are put back as they were and those events removed, so the data set stays the seed's.
+ * Bounded to the 10,000 keys that expire first.
+ */
 async function bulkScenario(b: Bench): Promise<void> {
   if (ONLY && !ONLY.test('select all matching')) return;
   const { rows } = await b.db.query<{ expires_at: Date }>(

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { createKeyWith } from '../../bench/lib/api';
 import { signToken } from '../../src/auth/tokens';
 import type { Role } from '../../src/auth/principal';
 import { TEST_JWT_SECRET } from './server';
@@ -73,16 +74,7 @@ export function childToken(opts: { account: string | null; roles: Role[]; sub?: 
   return signToken({ secret: TEST_JWT_SECRET, account: opts.account, roles: opts.roles, subject: opts.sub ?? 'tester', ttl: '1h' });
 }
 
-export async function gqlAt<T>(baseUrl: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${baseUrl}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown[] };
-  if (res.status !== 200 || body.errors?.length) throw new Error(`GraphQL failed (${res.status}): ${JSON.stringify(body.errors)}`);
-  return body.data as T;
-}
+export { gqlAt } from '../../bench/lib/api';
 
 export interface VerifyAnswer { valid: boolean; code: string; accountId?: string; keyId?: string }
 
@@ -98,15 +90,5 @@ export async function verifyAt(baseUrl: string, token: string, key: string, inst
 
 /** Creates channel, instance and one key in an account through the API; returns the secret and IDs. */
 export async function createKeyAt(baseUrl: string, account: string): Promise<{ id: string; secret: string; channelId: string; instanceId: string }> {
-  const admin = await childToken({ account, roles: ['admin'] });
-  const { createChannel } = await gqlAt<{ createChannel: { channel: { id: string } } }>(baseUrl, admin,
-    'mutation { createChannel(input: { name: "IDE" }) { channel { id } } }');
-  const channelId = createChannel.channel.id;
-  const { createInstance } = await gqlAt<{ createInstance: { instance: { id: string } } }>(baseUrl, admin,
-    'mutation($c: [ID!]!) { createInstance(input: { name: "Prod", cloud: SALESFORCE, channelIds: $c }) { instance { id } } }', { c: [channelId] });
-  const instanceId = createInstance.instance.id;
-  const { createApiKey } = await gqlAt<{ createApiKey: { secret: string; apiKey: { id: string } } }>(baseUrl, admin,
-    'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret apiKey { id } } }',
-    { i: { name: 'k', instanceId, channelId, developer: { name: 'Alice' } } });
-  return { id: createApiKey.apiKey.id, secret: createApiKey.secret, channelId, instanceId };
+  return createKeyWith(baseUrl, await childToken({ account, roles: ['admin'] }));
 }

@@ -10,7 +10,6 @@ export interface CatalogRecords {
 }
 
 export type CatalogKind = keyof CatalogRecords;
-export const CATALOG_KINDS: readonly CatalogKind[] = ['developers', 'instances', 'channels'];
 
 interface Kept extends CatalogRecords { stamp: number; size: number }
 
@@ -42,7 +41,7 @@ export class CatalogCache {
    * Adds records read at `stamp`. Held records of another stamp are dropped first: they are
    * older, or newer than these, and either way not to be mixed with them.
    */
-  add(accountId: string, stamp: number, read: { [K in CatalogKind]: CatalogRecords[K] extends Map<string, infer R> ? readonly R[] : never }): void {
+  add(accountId: string, stamp: number, read: { developers: readonly DeveloperRecord[]; instances: readonly InstanceRecord[]; channels: readonly ChannelRecord[] }): void {
     let kept = this.accounts.get(accountId);
     if (kept && kept.stamp !== stamp) {
       this.drop(accountId);
