@@ -1,8 +1,17 @@
+// Test files whose subject does not change with the database the service runs on: the browser
+// pages, the command-line tool, the client package, the embedded database's template. They run
+// in the embedded database's suite (plain `npm test`); a run on a PostgreSQL server
+// (TEST_DATABASE_URL, or DATABASE_URL naming one) leaves them out, the API beneath them being
+// tested on every database by its own files.
+const DATABASE_INDEPENDENT = ['test/console/', 'test/ide/browser.test.ts', 'test/cli/', 'test/client/package.test.ts', 'test/embedded-template.test.ts'];
+const onServer = /^postgres(ql)?:\/\//.test(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? '');
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', ...(onServer ? DATABASE_INDEPENDENT.map((p) => `<rootDir>/${p}`) : [])],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 30000,
   // the embedded databases' template, made once for all test files
