@@ -207,32 +207,6 @@ export function withoutFields(op: Operation, fields: string[], name: string): Op
   return renamed(op, node, name);
 }
 
-/**
- * The operation with more variables passed to its top-level field as arguments of the same
- * name (`last`, `before`): every field stays.
- */
-export function withArguments(op: Operation, args: { name: string; type: string }[], name: string): Operation {
-  const variables = args.map((a) => parse(`query($${a.name}: ${a.type}) { x }`).definitions[0] as OperationDefinitionNode)
-    .map((d) => d.variableDefinitions?.[0]).filter((v) => v !== undefined);
-  const top = op.node.selectionSet.selections[0];
-  if (top?.kind !== Kind.FIELD) throw new Error(`${op.name} has no top-level field`);
-  const node: OperationDefinitionNode = {
-    ...op.node,
-    variableDefinitions: [...(op.node.variableDefinitions ?? []), ...variables],
-    selectionSet: {
-      ...op.node.selectionSet,
-      selections: [{
-        ...top,
-        arguments: [...(top.arguments ?? []), ...args.map((a) => ({
-          kind: Kind.ARGUMENT as const, name: { kind: Kind.NAME as const, value: a.name },
-          value: { kind: Kind.VARIABLE as const, name: { kind: Kind.NAME as const, value: a.name } },
-        }))],
-      }, ...op.node.selectionSet.selections.slice(1)],
-    },
-  };
-  return renamed(op, node, name);
-}
-
 function renamed(op: Operation, node: OperationDefinitionNode, name: string): Operation {
   const named: OperationDefinitionNode = { ...node, name: { kind: Kind.NAME, value: name.replace(/\W/g, '') } };
   const rest = parse(op.text).definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
