@@ -2,28 +2,26 @@
 import { useState } from 'react';
 import { ApiKeysDocument, DeactivateDeveloperDocument, DevelopersDocument, type Client, type DeveloperFieldsFragment } from '@qckeys/client';
 import { formatCount, newIdempotencyKey, useDebounced, useLoad } from './api';
-import { Confirm, ErrorLine, Field } from './ui';
+import { Confirm, CursorPager, ErrorLine, Field, useCursorStack } from './ui';
 
 export function DevelopersTab(props: { client: Client; canWrite: boolean; notify: (text: string) => void }) {
   const { client } = props;
   const [searchText, setSearchText] = useState('');
   const search = useDebounced(searchText.trim(), 200);
-  const [after, setAfter] = useState<string[]>([]);
+  const pages = useCursorStack();
   const [deactivating, setDeactivating] = useState<DeveloperFieldsFragment | null>(null);
-  const developers = useLoad(`developers|${search}|${after.at(-1) ?? ''}`, (signal) => {
-    const cursor = after.at(-1);
-    return client.request(DevelopersDocument, { first: 50, ...(search ? { search } : {}), ...(cursor ? { after: cursor } : {}) }, { signal });
-  });
+  const { cursor } = pages;
+  const developers = useLoad(`developers|${search}|${cursor ?? ''}`, (signal) =>
+    client.request(DevelopersDocument, { first: 50, ...(search ? { search } : {}), ...(cursor ? { after: cursor } : {}) }, { signal }));
   const connection = developers.data?.developers;
   return (
     <section aria-label="Developers">
       <div className="toolbar">
         <Field inline label="Search developers">
-          <input type="search" value={searchText} onChange={(e) => { setSearchText(e.target.value); setAfter([]); }} />
+          <input type="search" value={searchText} onChange={(e) => { setSearchText(e.target.value); pages.reset(); }} />
         </Field>
         <span role="status">{connection ? `${formatCount(connection.totalCount)} developers` : 'Loading…'}</span>
-        <button type="button" disabled={after.length === 0} onClick={() => setAfter((a) => a.slice(0, -1))}>‹ Previous</button>
-        <button type="button" disabled={!connection?.pageInfo.hasNextPage} onClick={() => setAfter((a) => [...a, connection?.pageInfo.endCursor ?? ''])}>Next ›</button>
+        <CursorPager stack={pages} pageInfo={connection?.pageInfo} back="‹ Previous" forward="Next ›" />
       </div>
       <ErrorLine error={developers.error} />
       <table>

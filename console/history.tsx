@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { ApiKeyEventsDocument, ApiKeyHistoryDocument, type ApiKeyEventFieldsFragment, type ApiKeyEventType, type Client, type ResultOf } from '@qckeys/client';
 import { formatCount, formatTime, useDebounced, useLoad } from './api';
-import { ErrorLine, Field, Modal } from './ui';
+import { CursorPager, ErrorLine, Field, Modal, useCursorStack } from './ui';
 
 const show = (value: unknown): string => {
   if (value === null || value === undefined) return '—';
@@ -73,28 +73,26 @@ export function AuditTab({ client }: { client: Client }) {
   const [type, setType] = useState<ApiKeyEventType | ''>('');
   const [actorText, setActorText] = useState('');
   const actor = useDebounced(actorText.trim(), 300);
-  const [after, setAfter] = useState<string[]>([]);
+  const pages = useCursorStack();
+  const { cursor } = pages;
   const filter = { ...(type ? { types: [type] } : {}), ...(actor ? { actor } : {}) };
-  const events = useLoad(`audit|${type}|${actor}|${after.at(-1) ?? ''}`, (signal) => {
-    const cursor = after.at(-1);
-    return client.request(ApiKeyEventsDocument, { filter, first: 50, ...(cursor ? { after: cursor } : {}) }, { signal });
-  });
+  const events = useLoad(`audit|${type}|${actor}|${cursor ?? ''}`, (signal) =>
+    client.request(ApiKeyEventsDocument, { filter, first: 50, ...(cursor ? { after: cursor } : {}) }, { signal }));
   const connection = events.data?.apiKeyEvents;
   return (
     <section aria-label="Audit trail">
       <div className="toolbar">
         <Field inline label="Event">
-          <select value={type} onChange={(e) => { setType(e.target.value as ApiKeyEventType | ''); setAfter([]); }}>
+          <select value={type} onChange={(e) => { setType(e.target.value as ApiKeyEventType | ''); pages.reset(); }}>
             <option value="">Every kind</option>
             {EVENT_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}
           </select>
         </Field>
         <Field inline label="By">
-          <input value={actorText} placeholder="token subject" onChange={(e) => { setActorText(e.target.value); setAfter([]); }} />
+          <input value={actorText} placeholder="token subject" onChange={(e) => { setActorText(e.target.value); pages.reset(); }} />
         </Field>
         <span role="status">{connection ? `${formatCount(connection.totalCount)} events` : 'Loading…'}</span>
-        <button type="button" disabled={after.length === 0} onClick={() => setAfter((a) => a.slice(0, -1))}>‹ Newer</button>
-        <button type="button" disabled={!connection?.pageInfo.hasNextPage} onClick={() => setAfter((a) => [...a, connection?.pageInfo.endCursor ?? ''])}>Older ›</button>
+        <CursorPager stack={pages} pageInfo={connection?.pageInfo} back="‹ Newer" forward="Older ›" />
       </div>
       <ErrorLine error={events.error} />
       <EventRows events={connection?.edges.map((e) => e.node) ?? []} withKey busy={events.loading} />

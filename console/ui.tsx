@@ -121,3 +121,30 @@ export function Confirm(props: {
     </Modal>
   );
 }
+
+/** Forward paging by cursor, with a way back: the end cursors of the pages passed, the last one the page shown. */
+export function useCursorStack() {
+  const [cursors, setCursors] = useState<string[]>([]);
+  return {
+    /** The cursor of the page shown (undefined: the first page). */
+    cursor: cursors.at(-1),
+    /** Back to the first page (the filter changed). */
+    reset: () => setCursors([]),
+    back: () => setCursors((c) => c.slice(0, -1)),
+    forward: (endCursor: string) => setCursors((c) => [...c, endCursor]),
+    atFirst: cursors.length === 0,
+  };
+}
+
+/** The back and forward buttons of a page read with {@link useCursorStack}. */
+export function CursorPager(props: {
+  stack: ReturnType<typeof useCursorStack>; pageInfo: { hasNextPage: boolean; endCursor?: string | null } | undefined; back: string; forward: string;
+}) {
+  const { stack, pageInfo } = props;
+  return (
+    <>
+      <button type="button" disabled={stack.atFirst} onClick={stack.back}>{props.back}</button>
+      <button type="button" disabled={!pageInfo?.hasNextPage} onClick={() => stack.forward(pageInfo?.endCursor ?? '')}>{props.forward}</button>
+    </>
+  );
+}
