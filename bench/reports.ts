@@ -13,6 +13,7 @@ import pg from 'pg';
 import { signToken } from '../src/auth/tokens';
 import { createKeyWith, gqlAt } from './lib/api';
 import { ensureBuilt } from './lib/build';
+import { median } from './lib/load';
 import { machine } from './lib/report';
 import { startBenchServer } from './lib/server';
 import { LARGEST_ANSWER_POINTS, p99, REPORT, reportVariables, verifyWhile, WHALE_ROLLUPS, WORST_REPORTS } from './lib/worst-report';
@@ -40,7 +41,6 @@ async function resetDatabase(url: string, create: boolean): Promise<void> {
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ms = (v: number) => v.toFixed(1);
 
 async function main(): Promise<void> {

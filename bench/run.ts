@@ -22,7 +22,7 @@ import { ensureDatabase } from '../scripts/seed/database';
 import { CHROMIUM, consoleFirstRender, launchChromium } from './lib/browser';
 import { ensureBuilt } from './lib/build';
 import { bodyOf, clientOperations, docOperations, withoutFields, type Operation } from './lib/documents';
-import { combine, runAutocannon, runLoad, type LoadResult } from './lib/load';
+import { combine, median, runAutocannon, runLoad, type LoadResult } from './lib/load';
 import { ensurePeerInstalled, peerDocuments, peerOperationFor, peerVariables, peerVersion, startPeer } from './lib/peer';
 import { machine, renderTable, verdict, writeResults, type Row, type Target } from './lib/report';
 import { scopeSettings } from './lib/scope';
@@ -234,19 +234,19 @@ interface Picks {
 
 /** Values of the filters, from the seeded data: a median team, developer and instance, the busiest channel. */
 async function picks(b: Bench): Promise<Picks> {
-  const median = async (sql: string) => {
+  const medianRow = async (sql: string) => {
     const { rows } = await b.db.query<{ id: string; n: number }>(sql, [b.account]);
     if (!rows.length) throw new Error(`the account has no rows for ${sql}`);
     return rows[Math.floor(rows.length / 2)];
   };
-  const team = await median(`select kt.team_id as id, count(*)::int as n from api_key_teams kt join api_keys k on k.id = kt.api_key_id
+  const team = await medianRow(`select kt.team_id as id, count(*)::int as n from api_key_teams kt join api_keys k on k.id = kt.api_key_id
     where k.account_id = $1 and k.deleted_at is null group by 1 order by 2 desc, 1`);
   const { rows: teams } = await b.db.query<{ id: string }>(`select kt.team_id as id from api_key_teams kt where kt.account_id = $1
     group by 1 order by count(*) desc, 1 offset 10 limit 3`, [b.account]);
-  const developer = await median(`select developer_id as id, count(*)::int as n from api_keys where account_id = $1 and deleted_at is null group by 1 order by 2 desc, 1`);
+  const developer = await medianRow(`select developer_id as id, count(*)::int as n from api_keys where account_id = $1 and deleted_at is null group by 1 order by 2 desc, 1`);
   const channel = (await b.db.query<{ id: string; n: number }>(`select channel_id as id, count(*)::int as n from api_keys
     where account_id = $1 and deleted_at is null group by 1 order by 2 desc, 1 limit 1`, [b.account])).rows[0];
-  const instance = await median(`select instance_id as id, count(*)::int as n from api_keys where account_id = $1 and deleted_at is null group by 1 order by 2 desc, 1`);
+  const instance = await medianRow(`select instance_id as id, count(*)::int as n from api_keys where account_id = $1 and deleted_at is null group by 1 order by 2 desc, 1`);
   const { rows: [ofDeveloper] } = await b.db.query<{ instance: string; channel: string }>(`select instance_id as instance, channel_id as channel
     from api_keys where account_id = $1 and developer_id = $2 and deleted_at is null group by 1, 2 order by count(*) desc, 1, 2 limit 1`, [b.account, developer.id]);
   return { team, teams: teams.map((t) => t.id), developer, channel, instance, ofDeveloper };
@@ -465,7 +465,6 @@ async function consoleScenario(b: Bench, say: (line: string) => void): Promise<v
       alone.push(performance.now() - started);
     }
     b.ran.add('ApiKeys');
-    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
     const firstRender = median(renders);
     b.rows.push({
       group: 'console', scenario: `admin console (GET /console): first render of the busiest account from a cold browser, median of ${CONSOLE_LOADS} loads (ms, in the p50 column; the slowest in p99)`,

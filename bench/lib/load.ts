@@ -27,6 +27,9 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[i];
 }
 
+/** The middle value of a few timings, in any order (the upper middle of an even count). */
+export const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 export interface LoadOptions {
   url: string;
   /** Bodies sent in turn (one per request, round-robin). */
