@@ -1,7 +1,7 @@
 // The service as the benchmarks run it: the built `startService` (bench/lib/build.ts), in a
 // process of its own run as `npm start` runs it, plain JavaScript with no loader of TypeScript in
-// the process (its memory and start-up would count as the service's), with a counter of SQL
-// statements. The parent asks for { type: 'stats' } over IPC (bench/lib/server.ts: ChildMessage).
+// the process (its memory and start-up would count as the service's). The parent asks for
+// { type: 'stats' } over IPC (bench/lib/server.ts: ChildMessage).
 'use strict';
 const path = require('node:path');
 
@@ -11,14 +11,12 @@ const { startService } = require(path.join(DIST, 'service.js'));
 
 async function main() {
   const service = await startService(loadConfig());
-  let statements = 0;
-  service.db.knex.on('query', () => { statements++; });
   const send = (message) => process.send?.(message);
   process.on('message', (message) => {
     if (message.type === 'stats') {
       const cpu = process.cpuUsage();
       send({
-        type: 'stats', statements,
+        type: 'stats',
         rssMb: process.memoryUsage().rss / 1048576,
         peakRssMb: process.resourceUsage().maxRSS / 1024,
         cpuMs: (cpu.user + cpu.system) / 1000,

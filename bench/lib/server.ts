@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** What the service's process (bench/server-child.cjs) answers over IPC. */
-export interface ChildStats { statements: number; rssMb: number; peakRssMb: number; cpuMs: number }
+export interface ChildStats { rssMb: number; peakRssMb: number; cpuMs: number }
 export type ChildMessage = { type: 'ready'; url: string } | ({ type: 'stats' } & ChildStats);
 
 export interface BenchServer {

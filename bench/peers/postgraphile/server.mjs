@@ -92,7 +92,7 @@ process.on('SIGINT', stop);
 process.on('message', (message) => {
   if (message?.type === 'stats') {
     process.send?.({
-      type: 'stats', statements: 0, rssMb: process.memoryUsage().rss / 1048576, peakRssMb: process.resourceUsage().maxRSS / 1024,
+      type: 'stats', rssMb: process.memoryUsage().rss / 1048576, peakRssMb: process.resourceUsage().maxRSS / 1024,
       cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
   } else if (message?.type === 'stop') {
