@@ -2,7 +2,8 @@
 // on an account with 100,000 hourly roll-ups, while another account's gateway verifies a key one
 // request after another from a thread of its own. Per trial: the gateway's latencies alone, then
 // while the reports run three times over; the delay of its slowest verification beside its own
-// median and p99 alone in the same trial, and the service's peak RSS over the run. Targets: no
+// median and p99 alone in the same trial, and the service's peak RSS over the run; then the
+// service's CPU per report with nothing else running. Targets: no
 // verification held up by more than 50 ms, RSS ≤ 300 MB.
 //
 // It runs the built service (as `npm start` does) on a database of its own on 127.0.0.1, made
@@ -23,6 +24,7 @@ const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 const DATABASE_URL = process.env.BENCH_REPORTS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/qckeys_bench_reports';
 const TRIALS = Math.max(1, Number(process.env.BENCH_TRIALS ?? 3));
 const QUIET_MS = 3000;
+const CPU_RUNS = 10;
 const DELAY_TARGET_MS = 50;
 const RSS_TARGET_MB = 300;
 
@@ -90,12 +92,21 @@ async function main(): Promise<void> {
         lines.push(`| ${trial} | ${quiet.latencies.length} | ${ms(median(quiet.latencies))} | ${ms(p99(quiet.latencies))} | ${busy.latencies.length} | ${ms(median(busy.latencies))} | `
           + `${ms(p99(busy.latencies))} | ${ms(slowest)} | ${ms(delay)} | ${ms(median(reportMs))} / ${ms(Math.max(...reportMs))} |`);
       }
+      // the service's own work per report, with nothing else running: its CPU over 10 runs of each
+      const cpu: string[] = [];
+      for (const report of WORST_REPORTS) {
+        const before = (await server.stats()).cpuMs;
+        let bytes = 0;
+        for (let run = 0; run < CPU_RUNS; run++) bytes = JSON.stringify(await gqlAt(server.baseUrl, whale, REPORT, reportVariables(report))).length;
+        cpu.push(`${report.g} (${(bytes / 1024).toFixed(0)} KB): ${ms(((await server.stats()).cpuMs - before) / CPU_RUNS)} ms`);
+      }
       const peak = (await server.stats()).peakRssMb;
       console.log(`\nThe gateway's verifications alone, then while the ${WORST_REPORTS.length} largest reports run three times over (answers up to ${LARGEST_ANSWER_POINTS.toLocaleString('en-US')} points); ms:\n`);
       console.log('| trial | alone: n | p50 | p99 | during the reports: n | p50 | p99 | slowest | delay (slowest − p50 alone) | report p50 / slowest |');
       console.log('|---|---|---|---|---|---|---|---|---|---|');
       for (const line of lines) console.log(line);
       const met = (ok: boolean) => (ok ? 'met' : 'NOT MET');
+      console.log(`\nthe service's CPU per report, alone: ${cpu.join('; ')}`);
       console.log(`\nworst delay ${ms(worstDelay)} ms (target ≤ ${DELAY_TARGET_MS} ms: ${met(worstDelay <= DELAY_TARGET_MS)}); `
         + `service's peak RSS ${peak.toFixed(0)} MB (target ≤ ${RSS_TARGET_MB} MB: ${met(peak <= RSS_TARGET_MB)})`);
     } finally {

@@ -32,7 +32,7 @@ export function createUsageLoaders(db: Db) {
           accountId, from: buckets[0], to, apiKeyIds: group.map((r) => r.apiKeyId),
           channelIds: [], instanceIds: [], teamIds: [], developerIds: [], clouds: [],
         }, 'API_KEY', granularity, reasons);
-        for (const r of group) results.set(r, toSeries(r.apiKeyId, r.label, r.buckets, rows.filter((row) => row.key === r.apiKeyId), reasons));
+        for (const r of group) results.set(r, toSeries(r.apiKeyId, r.label, r.buckets, rows.find((row) => row.key === r.apiKeyId), reasons));
       }
       return requests.map((r) => results.get(r) as UsageSeries);
     }, { cacheKeyFn: (r) => `${r.apiKeyId}|${r.from.toISOString()}|${r.to.toISOString()}|${r.granularity}|${r.reasons}` }),

@@ -47,8 +47,8 @@ export function rejectionsOf(c: Counts): Rejections {
   return { expired, revoked, instanceMismatch, notFound, malformed, unrecorded: c.rejected - (expired + revoked + instanceMismatch + notFound + malformed) };
 }
 
-/** A point and a series keep their counts: `rejections` is made from them only when asked for. */
-export interface UsagePoint { start: Date; total: number; valid: number; rejected: number; counts: Counts }
+/** A point is its own counts, and a series keeps its sums: `rejections` is made from them only when asked for. */
+export interface UsagePoint extends Counts { start: Date; total: number }
 export type UsageSeriesKind = 'VALUE' | 'OTHERS' | 'NO_TEAM' | 'UNKNOWN_KEY';
 export interface UsageSeries { key: string; kind: UsageSeriesKind; label: string; total: number; valid: number; rejected: number; counts: Counts; points: UsagePoint[] }
 
@@ -85,17 +85,46 @@ export function bucketsBetween(from: Date, to: Date, g: UsageGranularity): Date[
   return out;
 }
 
-/** Zero-filled series from rows of (bucket, counts); `reasons`: whether the rows hold the rejections' reasons. */
-export function toSeries(
-  key: string, label: string, buckets: Date[], rows: { bucket: Date; counts: Counts }[], reasons: boolean, kind: UsageSeriesKind = 'VALUE',
-): UsageSeries {
-  const byStart = new Map(rows.map((r) => [r.bucket.getTime(), r.counts]));
+const NO_REASONS: readonly number[] = [0, 0, 0, 0, 0];
+
+/** A value's counts per bucket, in bucket order (src/modules/usage/store.ts): the buckets' starts in ms, a column per count. */
+export interface CountColumns { starts: number[]; valid: number[]; rejected: number[]; reasons: number[][] | null }
+
+/** The sums of count columns. */
+export function columnTotals(columns: readonly CountColumns[], reasons: boolean): Counts {
   const all = noCounts(reasons);
-  const empty = noCounts(reasons);
-  const points = buckets.map((start) => {
-    const c = byStart.get(start.getTime()) ?? empty;
-    addCounts(all, c);
-    return { start, total: c.valid + c.rejected, valid: c.valid, rejected: c.rejected, counts: c };
-  });
+  for (const c of columns) {
+    for (let i = 0; i < c.starts.length; i++) {
+      all.valid += c.valid[i];
+      all.rejected += c.rejected[i];
+      if (all.reasons && c.reasons) for (let r = 0; r < all.reasons.length; r++) all.reasons[r] += c.reasons[r][i];
+    }
+  }
+  return all;
+}
+
+/** Zero-filled series from a value's count columns (none: no verification in the range); `reasons`: whether the columns hold the rejections' reasons. */
+export function toSeries(
+  key: string, label: string, buckets: Date[], columns: CountColumns | undefined, reasons: boolean, kind: UsageSeriesKind = 'VALUE',
+): UsageSeries {
+  const all = noCounts(reasons);
+  const zeros = reasons ? (NO_REASONS as number[]) : null;
+  const points: UsagePoint[] = new Array(buckets.length);
+  let j = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    const start = buckets[i];
+    const time = start.getTime();
+    while (columns && j < columns.starts.length && columns.starts[j] < time) j++;
+    if (columns && columns.starts[j] === time) {
+      const valid = columns.valid[j];
+      const rejected = columns.rejected[j];
+      const pointReasons = columns.reasons ? columns.reasons.map((r) => r[j]) : zeros;
+      points[i] = { start, total: valid + rejected, valid, rejected, reasons: pointReasons };
+      addCounts(all, points[i]);
+      j++;
+    } else {
+      points[i] = { start, total: 0, valid: 0, rejected: 0, reasons: zeros };
+    }
+  }
   return { key, kind, label, total: all.valid + all.rejected, valid: all.valid, rejected: all.rejected, counts: all, points };
 }

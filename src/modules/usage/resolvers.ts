@@ -21,5 +21,5 @@ export const usageResolvers: Resolvers = {
   // made from the counts only when asked for (the reasons are read only then)
   UsageReport: { rejections: (report) => rejectionsOf(report.counts) },
   UsageSeries: { rejections: (series) => rejectionsOf(series.counts) },
-  UsagePoint: { rejections: (point) => rejectionsOf(point.counts) },
+  UsagePoint: { rejections: (point) => rejectionsOf(point) },
 };

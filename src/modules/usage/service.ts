@@ -10,7 +10,7 @@ import { developerNames } from '../developers/service';
 import { instanceNames } from '../instances/service';
 import { teamNames } from '../teams/service';
 import { bucketCount, DEFAULT_SERIES, MAX_SERIES, seriesBound } from './cost';
-import { addCounts, bucketsBetween, NO_TEAM, noCounts, OTHERS, toSeries, UNKNOWN_KEY, type Counts, type UsageSeries } from './model';
+import { bucketsBetween, columnTotals, NO_TEAM, OTHERS, toSeries, UNKNOWN_KEY, type Counts, type UsageSeries } from './model';
 import { usageByDimension, type UsageQuery } from './store';
 
 /** Names of a dimension's values, from the module each belongs to (a cloud is its own name). */
@@ -84,23 +84,17 @@ export async function usageReport(
     clouds: [...new Set(filter.clouds ?? [])],
   };
   const { rows, values } = await usageByDimension(ctx.db, query, groupBy, granularity, reasons, top);
-  const byKey = new Map<string, typeof rows>();
-  for (const row of rows) {
-    const list = byKey.get(row.key);
-    if (list) list.push(row);
-    else byKey.set(row.key, [row]);
-  }
+  const byKey = new Map(rows.map((row) => [row.key, row]));
   const ids = [...byKey.keys()].filter((key) => !SPECIAL[key]);
   const labels = await labelsOf(ctx.db, accountId, groupBy, ids);
-  const series = ids.map((key) => toSeries(key, labels.get(key) ?? key, buckets, byKey.get(key) as typeof rows, reasons))
+  const series = ids.map((key) => toSeries(key, labels.get(key) ?? key, buckets, byKey.get(key), reasons))
     .sort((a, b) => b.total - a.total || a.label.localeCompare(b.label));
   // then the series that are no value: the values left out, keys in no team, unknown keys
   for (const [key, { kind, key: shown, label }] of Object.entries(SPECIAL)) {
-    const list = byKey.get(key);
-    if (list) series.push(toSeries(shown, label, buckets, list, reasons, kind));
+    const columns = byKey.get(key);
+    if (columns) series.push(toSeries(shown, label, buckets, columns, reasons, kind));
   }
-  const all = noCounts(reasons);
   // a key in several teams shows in each series; the report's totals count each verification once
-  for (const r of groupBy === 'TEAM' ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity, reasons)).rows : rows) addCounts(all, r.counts);
+  const all = columnTotals(groupBy === 'TEAM' ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity, reasons)).rows : rows, reasons);
   return { groupBy, granularity, total: all.valid + all.rejected, counts: all, series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0) };
 }
