@@ -90,19 +90,6 @@ const NO_REASONS: readonly number[] = [0, 0, 0, 0, 0];
 /** A value's counts per bucket, in bucket order (src/modules/usage/store.ts): the buckets' starts in ms, a column per count. */
 export interface CountColumns { starts: number[]; valid: number[]; rejected: number[]; reasons: number[][] | null }
 
-/** The sums of count columns. */
-export function columnTotals(columns: readonly CountColumns[], reasons: boolean): Counts {
-  const all = noCounts(reasons);
-  for (const c of columns) {
-    for (let i = 0; i < c.starts.length; i++) {
-      all.valid += c.valid[i];
-      all.rejected += c.rejected[i];
-      if (all.reasons && c.reasons) for (let r = 0; r < all.reasons.length; r++) all.reasons[r] += c.reasons[r][i];
-    }
-  }
-  return all;
-}
-
 /** Zero-filled series from a value's count columns (none: no verification in the range); `reasons`: whether the columns hold the rejections' reasons. */
 export function toSeries(
   key: string, label: string, buckets: Date[], columns: CountColumns | undefined, reasons: boolean, kind: UsageSeriesKind = 'VALUE',

@@ -10,8 +10,8 @@ import { developerNames } from '../developers/service';
 import { instanceNames } from '../instances/service';
 import { teamNames } from '../teams/service';
 import { bucketCount, DEFAULT_SERIES, MAX_SERIES, seriesBound } from './cost';
-import { bucketsBetween, columnTotals, NO_TEAM, OTHERS, toSeries, UNKNOWN_KEY, type Counts, type UsageSeries } from './model';
-import { usageByDimension, type UsageQuery } from './store';
+import { addCounts, bucketsBetween, NO_TEAM, noCounts, OTHERS, toSeries, UNKNOWN_KEY, type Counts, type UsageSeries } from './model';
+import { usageByDimension, usageTotals, type UsageQuery } from './store';
 
 /** Names of a dimension's values, from the module each belongs to (a cloud is its own name). */
 const NAMES: Record<UsageDimension, ((db: Db, accountId: string, ids: readonly string[]) => Promise<Map<string, string>>) | null> = {
@@ -95,6 +95,7 @@ export async function usageReport(
     if (columns) series.push(toSeries(shown, label, buckets, columns, reasons, kind));
   }
   // a key in several teams shows in each series; the report's totals count each verification once
-  const all = columnTotals(groupBy === 'TEAM' ? (await usageByDimension(ctx.db, query, 'CLOUD', granularity, reasons)).rows : rows, reasons);
+  const all = groupBy === 'TEAM' ? await usageTotals(ctx.db, query, granularity, reasons) : noCounts(reasons);
+  if (groupBy !== 'TEAM') for (const s of series) addCounts(all, s.counts);
   return { groupBy, granularity, total: all.valid + all.rejected, counts: all, series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0) };
 }

@@ -122,6 +122,18 @@ function fromDailyAndHourly(q: UsageQuery, dimension: UsageDimension, granularit
   return first;
 }
 
+/** The roll-ups' rows that a report sums, as (key, bucket, counts…); null: none can match. */
+const sourceOf = (q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity, reasons: boolean): Knex.QueryBuilder | null =>
+  (fromDailyRollup(q, dimension, granularity) ? fromDailyAndHourly(q, dimension, granularity, reasons) : hourlyRows(q, dimension, granularity, reasons));
+
+/** Every verification the query matches, each once, summed in one row. */
+export async function usageTotals(db: Db, q: UsageQuery, granularity: UsageGranularity, reasons: boolean): Promise<Counts> {
+  const source = sourceOf(q, 'CLOUD', granularity, reasons);
+  const row = source && await db.first<Record<string, number | null>>(qb.from(source.as('x')).select(...summedCounts(reasons)));
+  const sum = (c: string) => row?.[c] ?? 0;
+  return { valid: sum('valid'), rejected: sum('rejected'), reasons: reasons ? REASON_COLUMNS.map(sum) : null };
+}
+
 /** Counts per value and bucket: the busiest `top` values, the rest under {@link OTHERS}; `values`: how many there were. */
 export interface UsageRows { rows: UsageColumns[]; values: number }
 
@@ -134,8 +146,7 @@ export interface UsageRows { rows: UsageColumns[]; values: number }
 export async function usageByDimension(
   db: Db, q: UsageQuery, dimension: UsageDimension, granularity: UsageGranularity, reasons: boolean, top: number | null = null,
 ): Promise<UsageRows> {
-  const source = fromDailyRollup(q, dimension, granularity)
-    ? fromDailyAndHourly(q, dimension, granularity, reasons) : hourlyRows(q, dimension, granularity, reasons);
+  const source = sourceOf(q, dimension, granularity, reasons);
   if (source === null) return { rows: [], values: 0 };
   const summed = qb.from(source.as('x')).select('key', 'bucket', ...summedCounts(reasons)).groupBy('key', 'bucket');
   // a team filter keeps only the asked-for teams' series when grouping by team
