@@ -155,6 +155,15 @@ describe('apiKeys: filters', () => {
     expect(page.totalCount).toBe(expected.length);
   });
 
+  // one- and two-character terms are looked up among the names' substrings of that length
+  // (migrations/20261201000090_short_name_search.ts), longer ones by trigrams: the rule is one
+  test.each(['a', 'G', 'x', '%', '_', '\\', 'q', 'ga', 'MA', 'a_', '_2', '0%', '00', 'x2', 'a ', 'ð', 'amm', 'ma_2'])('search "%s" matches the names holding it, any case', async (term) => {
+    const expected = ALL_LIVE.filter((n) => n.toLowerCase().includes(term.trim().toLowerCase()));
+    const page = await viewer.list({ filter: { search: term }, first: 100 });
+    expect(sorted(namesOf(page))).toEqual(sorted(expected));
+    expect(page.totalCount).toBe(expected.length);
+  });
+
   test('totalCount counts every match while the page holds only the first ones', async () => {
     const page = await viewer.list({ filter: { instanceIds: [a.instances.snow.id] }, first: 2 });
     expect(page.edges).toHaveLength(2);
