@@ -143,6 +143,21 @@ function ordered(q: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, limit
 }
 
 /**
+ * The statement of a page of the filter's keys, `rows` of them. When the filter has conditions
+ * on the keys (status, expiry, developer, teams, …), the page's IDs are found first, from the
+ * order's index alone where it carries the filtered columns (the newest-first index does:
+ * migrations/20261201000100_created_index_covers_filters.ts), and only the rows of the keys
+ * shown are read: the keys passed over, tens of thousands when the matches are old keys, are
+ * never read from the table. Without conditions, the first rows in order are the page.
+ */
+function pageOfMatching(accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number): Knex.QueryBuilder {
+  const q = matching(accountId, f, now);
+  if (matchesEveryKey({ ...f, search: null })) return ordered(q.select('k.*'), order, page, rows);
+  const ids = ordered(q.select('k.id'), order, page, rows);
+  return ordered(qb('api_keys as k').select('k.*').whereRaw('k.id = any(array(?))', [ids]), order, { ...page, cursor: null }, rows);
+}
+
+/**
  * One page of the listing by keyset: `limit + 1` rows in the page's direction.
  *
  * A search for a common word through the names' trigram index would read thousands of keys only
@@ -155,7 +170,7 @@ export async function pageKeys(
   db: Db, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date, walkLimit = SEARCH_WALK_LIMIT,
 ): Promise<ApiKeyRecord[]> {
   const rows = page.limit + 1;
-  const matched = () => records(db, ordered(matching(accountId, f, now).select('k.*'), order, page, rows));
+  const matched = () => records(db, pageOfMatching(accountId, f, now, order, page, rows));
   if (!f.search) return matched();
   const walk = ordered(matching(accountId, { ...f, search: null }, now).select('k.*'), order, page, walkLimit);
   const named = qb.select('k.*').from(walk.as('k')).whereRaw(`lower(k.name) like ? escape '\\'`, [likePattern(f.search)]);
