@@ -70,7 +70,7 @@ test('the listing, sort and uniqueness indexes of api_keys exist', async () => {
   };
   const live = /WHERE \(deleted_at IS NULL\)/i;
   // one index per sort order of the listing: account, sort value, then the ID tie-breaker
-  expectIndex('api_keys_created_idx', /\(account_id, created_at, id\) INCLUDE \(expires_at, revoked_at, developer_id, channel_id, instance_id, cloud\)/, live);
+  expectIndex('api_keys_created_idx', /\(account_id, created_at, id\) INCLUDE \(expires_at, revoked_at, developer_id, channel_id, instance_id, cloud, name\)/, live);
   expectIndex('api_keys_name_idx', /\(account_id, lower\(name\), id\)/, live);
   expectIndex('api_keys_expires_idx', /\(account_id, expires_at, id\)/, live);
   expectIndex('api_keys_last_used_idx', /\(account_id, COALESCE\(last_used_at, '-infinity'::timestamp with time zone\), id\)/i, live);
