@@ -129,7 +129,10 @@ const sourceOf = (q: UsageQuery, dimension: UsageDimension, granularity: UsageGr
 /** Every verification the query matches, each once, summed in one row. */
 export async function usageTotals(db: Db, q: UsageQuery, granularity: UsageGranularity, reasons: boolean): Promise<Counts> {
   const source = sourceOf(q, 'CLOUD', granularity, reasons);
-  const row = source && await db.first<Record<string, number | null>>(qb.from(source.as('x')).select(...summedCounts(reasons)));
+  // float8: exact for whole numbers far beyond what an int holds, and parsed as a number
+  const row = source && await db.first<Record<string, number | null>>(
+    qb.from(source.as('x')).select(countColumns(reasons).map((c) => qb.raw(`sum(${c})::float8 as ${c}`))),
+  );
   const sum = (c: string) => row?.[c] ?? 0;
   return { valid: sum('valid'), rejected: sum('rejected'), reasons: reasons ? REASON_COLUMNS.map(sum) : null };
 }
