@@ -95,7 +95,11 @@ export async function usageReport(
     if (columns) series.push(toSeries(shown, label, buckets, columns, reasons, kind));
   }
   // a key in several teams shows in each series; the report's totals count each verification once
-  const all = groupBy === 'TEAM' ? await usageTotals(ctx.db, query, granularity, reasons) : noCounts(reasons);
-  if (groupBy !== 'TEAM') for (const s of series) addCounts(all, s.counts);
+  let all: Counts;
+  if (groupBy === 'TEAM') all = await usageTotals(ctx.db, query, granularity, reasons);
+  else {
+    all = noCounts(reasons);
+    for (const s of series) addCounts(all, s.counts);
+  }
   return { groupBy, granularity, total: all.valid + all.rejected, counts: all, series, seriesCount: values + (byKey.has(NO_TEAM) ? 1 : 0) };
 }

@@ -51,7 +51,8 @@ export interface UsageColumns extends CountColumns { key: string }
 const COUNT_COLUMNS = ['valid', 'rejected', ...REASON_COLUMNS];
 /** The counts a report reads: the reasons only when asked for (fewer sums, smaller rows). */
 const countColumns = (reasons: boolean) => (reasons ? COUNT_COLUMNS : COUNT_COLUMNS.slice(0, 2));
-const summedCounts = (reasons: boolean, from = '') => countColumns(reasons).map((c) => qb.raw(`sum(${from}${c})::int as ${c}`));
+/** Sums of the counts read, as `type` (int per bucket; float8, exact far past an int, for whole reports). */
+const summedCounts = (reasons: boolean, from = '', type = 'int') => countColumns(reasons).map((c) => qb.raw(`sum(${from}${c})::${type} as ${c}`));
 
 type ColumnsRow = { key: string; starts: number[] } & Record<string, number[]>;
 
@@ -129,10 +130,7 @@ const sourceOf = (q: UsageQuery, dimension: UsageDimension, granularity: UsageGr
 /** Every verification the query matches, each once, summed in one row. */
 export async function usageTotals(db: Db, q: UsageQuery, granularity: UsageGranularity, reasons: boolean): Promise<Counts> {
   const source = sourceOf(q, 'CLOUD', granularity, reasons);
-  // float8: exact for whole numbers far beyond what an int holds, and parsed as a number
-  const row = source && await db.first<Record<string, number | null>>(
-    qb.from(source.as('x')).select(countColumns(reasons).map((c) => qb.raw(`sum(${c})::float8 as ${c}`))),
-  );
+  const row = source && await db.first<Record<string, number | null>>(qb.from(source.as('x')).select(summedCounts(reasons, '', 'float8')));
   const sum = (c: string) => row?.[c] ?? 0;
   return { valid: sum('valid'), rejected: sum('rejected'), reasons: reasons ? REASON_COLUMNS.map(sum) : null };
 }
