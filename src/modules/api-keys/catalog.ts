@@ -30,10 +30,7 @@ export class CatalogCache {
   /** What is held for an account, and the stamp it goes with. */
   held(accountId: string): (CatalogRecords & { stamp: number }) | undefined {
     const kept = this.accounts.get(accountId);
-    if (!kept) return undefined;
-    // the map's order is the order of last use
-    this.accounts.delete(accountId);
-    this.accounts.set(accountId, kept);
+    if (kept) this.touch(accountId, kept);
     return kept;
   }
 
@@ -48,9 +45,7 @@ export class CatalogCache {
       kept = undefined;
     }
     kept ??= { stamp, size: 0, developers: new Map(), instances: new Map(), channels: new Map() };
-    // the account goes last: the most recently used
-    this.accounts.delete(accountId);
-    this.accounts.set(accountId, kept);
+    this.touch(accountId, kept);
     for (const d of read.developers) this.put(kept, kept.developers, d);
     for (const i of read.instances) this.put(kept, kept.instances, i);
     for (const c of read.channels) this.put(kept, kept.channels, c);
@@ -63,6 +58,12 @@ export class CatalogCache {
   /** Records held, in all accounts. */
   get size(): number {
     return this.records;
+  }
+
+  /** Makes the account the most recently used: the map's order is the order of last use. */
+  private touch(accountId: string, kept: Kept): void {
+    this.accounts.delete(accountId);
+    this.accounts.set(accountId, kept);
   }
 
   private put<R extends { id: string }>(kept: Kept, map: Map<string, R>, record: R): void {
