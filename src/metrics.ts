@@ -215,7 +215,7 @@ export function createMetrics() {
           },
         });
         gauge('qckeys_db_replica_in_rotation', 'Whether the replica takes reads (1) or is out of rotation (0: lagging past DATABASE_REPLICA_MAX_LAG_MS, or unreachable)', (s) => (s.inRotation ? 1 : 0));
-        gauge('qckeys_db_replica_lag_seconds', 'At the last measurement, how old the newest primary write the replica may not have replayed could be', (s) => (s.lagMs === null ? null : s.lagMs / 1000));
+        gauge('qckeys_db_replica_lag_seconds', 'How old the newest primary write the replica may not have replayed could be (the bound that decides its rotation)', (s) => (s.lagMs === null ? null : s.lagMs / 1000));
         gauge('qckeys_db_replica_bytes_behind', 'At the last measurement, WAL bytes written on the primary and not yet replayed on the replica', (s) => s.bytesBehind);
       }
       const statements = { name: 'qckeys_db_statements_total', help: 'SQL statements of the service\'s work by pool (transaction control not counted)', type: 'counter', aggregator: 'sum' };

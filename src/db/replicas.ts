@@ -16,7 +16,7 @@ export interface ReplicaState {
   name: string;
   /** Whether requests' reads may go to it now. */
   inRotation: boolean;
-  /** At the last measurement: how old the newest primary write the replica may not have replayed yet can be, at most (null: never measured). */
+  /** Now: how old the newest primary write the replica may not have replayed yet can be, at most (0: it had replayed everything at the last measurement, within the bound; null: never measured). The same bound decides `inRotation`. */
   lagMs: number | null;
   /** At the last measurement: WAL bytes the primary had written that the replica had not replayed. */
   bytesBehind: number | null;
@@ -44,7 +44,6 @@ interface Sample { at: number; lsn: bigint }
 class Tracked {
   /** Every primary write before this time is replayed on the replica (0: not known). */
   visibleAt = 0;
-  lagMs: number | null = null;
   bytesBehind: number | null = null;
   error: string | null = null;
 
@@ -120,12 +119,19 @@ export class ReplicaSet {
       } catch (err) {
         t.error = (err as Error).message;
       }
-      t.lagMs = t.error === null && t.bytesBehind === 0 ? 0 : t.visibleAt === 0 ? null : this.now() - t.visibleAt;
     }));
   }
 
+  /** How old the replica's reads could be now (null: never measured). */
+  private lag(t: Tracked, now: number): number | null {
+    if (t.visibleAt === 0) return null;
+    const bound = now - t.visibleAt;
+    return t.error === null && t.bytesBehind === 0 && bound <= this.options.maxLagMs ? 0 : bound;
+  }
+
   private usable(t: Tracked, now: number): boolean {
-    return t.error === null && t.visibleAt > 0 && now - t.visibleAt <= this.options.maxLagMs;
+    const lag = this.lag(t, now);
+    return t.error === null && lag !== null && lag <= this.options.maxLagMs;
   }
 
   /** The requests' connections of a replica in rotation (in turn), or null: read from the primary. */
@@ -144,7 +150,7 @@ export class ReplicaSet {
   states(): ReplicaState[] {
     const now = this.now();
     return this.tracked.map((t) => ({
-      name: t.replica.name, inRotation: this.usable(t, now), lagMs: t.lagMs, bytesBehind: t.bytesBehind, error: t.error,
+      name: t.replica.name, inRotation: this.usable(t, now), lagMs: this.lag(t, now), bytesBehind: t.bytesBehind, error: t.error,
     }));
   }
 

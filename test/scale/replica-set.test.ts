@@ -65,6 +65,8 @@ test('a replica that stops replaying leaves rotation once its reads could be old
   }
   advance(1);
   expect(set.pick()).toBeNull(); // past the bound between two measurements, too
+  // and what /readyz shows agrees: the lag is the bound's, now, not the last measurement's
+  expect(set.states()[0]).toMatchObject({ inRotation: false, lagMs: 1001 });
   await set.check();
   expect(set.states()[0]).toMatchObject({ inRotation: false, bytesBehind: 0x1000, error: null });
   expect(set.states()[0].lagMs).toBeGreaterThan(1000);
