@@ -1,3 +1,4 @@
+import { graphqlTurns } from '../lib/turns';
 import { statementOf, type Db, type MutationDb, type Query } from './db';
 import type { Driver, Result, Statement, Tx } from './driver';
 
@@ -9,6 +10,12 @@ export function dbOver(run: (statement: Statement) => Promise<Result<unknown>>):
     execute: async (query: Query) => (await run(statementOf(query))).rowCount,
   };
 }
+
+/** A statement's result, once the request's work may go on with it. */
+const inTurn = async <T>(result: T): Promise<T> => {
+  await graphqlTurns.next();
+  return result;
+};
 
 /** What a mutation asked to run once it succeeded, and to wait for once it is committed. */
 interface Afterwards { success: (() => void)[]; commit: (() => Promise<unknown>)[] }
@@ -111,15 +118,21 @@ export class RequestTransaction implements Db {
     return this.tx;
   }
 
-  /** One statement, after those sent before it; a failure outside a savepoint aborts the request's transaction. */
+  /**
+   * One statement, after those sent before it; a failure outside a savepoint aborts the request's
+   * transaction. The request's work resumes with its rows in its own turn of the event loop
+   * (src/lib/turns.ts); the next statement is sent without waiting for it.
+   */
   private run(statement: Statement, inSavepoint: boolean): Promise<Result<unknown>> {
-    if (this.driver.oneConnection && !inSavepoint) return inOwnTransaction(this.driver, this.setup, (db) => db.rows(statement)).then((rows) => ({ rows, rowCount: rows.length }));
+    if (this.driver.oneConnection && !inSavepoint) {
+      return inOwnTransaction(this.driver, this.setup, (db) => db.rows(statement)).then(inTurn).then((rows) => ({ rows, rowCount: rows.length }));
+    }
     const run = this.statements.then(async () => (await this.begin()).query(statement)).catch((err: unknown) => {
       if (!inSavepoint) this.failure ??= err;
       throw err;
     });
     this.statements = run.catch(() => undefined);
-    return run;
+    return run.then(inTurn);
   }
 
   /** Runs one mutation's work: all of it is written or none. */

@@ -6,6 +6,7 @@ import { createContext, type AppServices, type Context } from '../context';
 import { RECENT_WRITERS_CHANNEL, RecentWriters } from '../db/replicas';
 import { ALL_ACCOUNTS } from '../db/tenant';
 import { ApiError, errorAnswer, fromDatabaseError, internalError, serviceUnavailable, type HttpAnswer } from '../errors';
+import { graphqlTurns } from '../lib/turns';
 import { HEADER as IDEMPOTENCY_HEADER } from '../modules/idempotency/guard';
 import { send, sendError } from './answers';
 import { parseJsonBody, readBody } from './body';
@@ -53,6 +54,8 @@ export function graphqlRoute(services: AppServices, apollo: ApolloServer<Context
     const db = services.db.request(principal.accountId ?? ALL_ACCOUNTS);
     let answer: HttpAnswer;
     try {
+      // parsing, validation and the first resolvers run in a turn of their own (src/lib/turns.ts)
+      await graphqlTurns.next();
       const result = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMap(req), search: url.search, body },
         context: async () => createContext(services, principal, requestId, db),
@@ -90,6 +93,8 @@ export function graphqlRoute(services: AppServices, apollo: ApolloServer<Context
     const run = () => execute(req, url, body, principal, requestId);
     // mutations with an Idempotency-Key run once; retries get the first answer
     const answer = req.method === 'POST' ? await services.idempotency.handle(principal, req.headers[IDEMPOTENCY_HEADER], body, run) : await run();
+    // writing a page to the socket is a stretch of its own too
+    await graphqlTurns.next();
     send(res, { ...answer, headers: { 'x-request-id': requestId, ...answer.headers } });
   };
 }
