@@ -4,13 +4,15 @@
  * Every request shares the one thread. A verification is answered in the I/O callback that
  * reads it, with no promise to wait on, but it waits for whatever that turn of the event loop
  * runs before it: when 64 listings are under way, the continuations of every page whose rows
- * just came back (resolvers, the next statement, serialisation) would all run in one turn.
+ * just came back (resolvers, the next statement, serialisation, the write) would all run in
+ * one turn.
  *
  * A request's work therefore resumes through {@link next} at the points where it would run
- * longest without I/O in between (its start, each statement's rows, its serialisation): one
- * waiter resumes per turn of the loop, in order, and I/O callbacks run between two. Listings
- * keep their order and their throughput (a turn with nothing to read costs microseconds), and
- * a verification waits for at most one stretch of GraphQL work instead of all of them.
+ * longest without I/O in between (its start, each statement's rows, its serialisation, its
+ * write to the socket): one waiter resumes per turn of the loop, in order, and I/O callbacks
+ * run between two. Listings keep their order and their throughput (a turn with nothing to read
+ * costs microseconds), and a verification waits for at most one stretch of GraphQL work
+ * instead of all of them.
  */
 export class Turns {
   private readonly waiting: (() => void)[] = [];
