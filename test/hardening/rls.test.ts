@@ -155,7 +155,7 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     const res = await server.gql(await server.token({ account: tricky, roles: ['viewer'] }), '{ channels { id } }');
     expect(res.status).toBe(401);
     expect(scopeSql({ account: APP_ROLE, system: 'qckeys_system' }, tricky))
-      .toBe(`select set_config('role', 'qckeys_app', true), set_config('app.account_id', 'o''brien''); select set_config(''app.cross_account'', ''on'', true); --', true)`);
+      .toBe(`select set_config('role', 'qckeys_app', true), set_config('app.account_id', 'o''brien''); select set_config(''app.cross_account'', ''on'', true); --', true), set_config('max_parallel_workers_per_gather', '0', true)`);
   });
 
   test('as the app role, setting app.cross_account reveals and opens nothing', async () => {
@@ -301,6 +301,17 @@ describe('the embedded database and the server alike', () => {
       });
     });
     expect(seen).toEqual({ who: 'qckeys_app', a: 0, b: 2 });
+  });
+
+  test("every scoped transaction plans without parallel workers: a request's, a mutation's, the cross-account work's", async () => {
+    const setting = { text: `select current_setting('max_parallel_workers_per_gather') as workers` };
+    const request = server.service.db.request('scope-a');
+    const fromRequest = await request.first<{ workers: string }>(setting);
+    await request.end(true);
+    expect(fromRequest).toEqual({ workers: '0' });
+    expect(await server.service.db.transaction('scope-a', (tx) => tx.first(setting))).toEqual({ workers: '0' });
+    expect(await server.service.db.transaction(ALL_ACCOUNTS, (tx) => tx.first(setting))).toEqual({ workers: '0' });
+    // PostgreSQL's default is 2 (the embedded database has no workers at all): the scope sets it
   });
 
   test('the cross-account work runs as qckeys_system and sees every account', async () => {
