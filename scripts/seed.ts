@@ -64,7 +64,7 @@ const KEY_COLUMNS = ['id', 'account_id', 'name', 'hint', 'cloud', 'instance_id',
 const KEY_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'timestamptz', 'int', 'timestamptz', 'timestamptz',
   'timestamptz', 'text', 'timestamptz', 'int'];
 const SECRET_COLUMNS = ['digest', 'account_id', 'api_key_id', 'created_at'] as const;
-const TEAM_COLUMNS = ['account_id', 'api_key_id', 'team_id'] as const;
+const TEAM_COLUMNS = ['account_id', 'api_key_id', 'team_id', 'key_created_at'] as const;
 const EVENT_COLUMNS = ['id', 'account_id', 'api_key_id', 'api_key_name', 'type', 'actor', 'at', 'changes'] as const;
 const USAGE_COLUMNS = ['account_id', 'api_key_id', 'channel_id', 'instance_id', 'developer_id', 'cloud', 'team_ids', 'n', 'total', 'start', 'stride', 'len', 'base', 'rejected_permille'] as const;
 
@@ -209,7 +209,8 @@ async function seedKeys(
     );
     step();
     if (b.teams.length) {
-      await trx.raw(`insert into api_key_teams (account_id, api_key_id, team_id) select * from unnest(?::text[], ?::text[], ?::text[])`, b.teams.values());
+      await trx.raw(`insert into api_key_teams (account_id, api_key_id, team_id, key_created_at)
+        select * from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[])`, b.teams.values());
     }
     step();
     await trx.raw(
@@ -306,7 +307,7 @@ async function seedKeys(
         last_used_at: iso(lastUsed), version: revoked === null ? 1 : 2,
       });
       batch.secrets.push({ digest: digestOf(secret).toString('hex'), account_id: accountId, api_key_id: id, created_at: iso(created) });
-      for (const teamId of sortedTeams) batch.teams.push({ account_id: accountId, api_key_id: id, team_id: teamId });
+      for (const teamId of sortedTeams) batch.teams.push({ account_id: accountId, api_key_id: id, team_id: teamId, key_created_at: iso(created) });
       batch.events.push({
         id: idAt('ApiKeyEvent', created), account_id: accountId, api_key_id: id, api_key_name: name, type: 'CREATED', actor: ACTOR,
         at: iso(created), changes: JSON.stringify({

@@ -86,11 +86,14 @@ test('the listing, sort and uniqueness indexes of api_keys exist', async () => {
   // a key's links to teams, looked up by key with the account row-level security checks: index-only
   const links = (await db.knex.raw(`select indexdef from pg_indexes where indexname = 'api_key_teams_pkey'`)) as { rows: { indexdef: string }[] };
   expect(links.rows.map((r) => r.indexdef)).toEqual([expect.stringMatching(/UNIQUE INDEX .*\(api_key_id, team_id\) INCLUDE \(account_id\)/)]);
+  // a team's keys in the listing's default order
+  const byTeam = (await db.knex.raw(`select indexdef from pg_indexes where indexname = 'api_key_teams_team_created_idx'`)) as { rows: { indexdef: string }[] };
+  expect(byTeam.rows.map((r) => r.indexdef)).toEqual([expect.stringMatching(/\(team_id, key_created_at, api_key_id\) INCLUDE \(account_id\)/)]);
 
   const catalog = (await db.knex.raw(`select indexname from pg_indexes where schemaname = 'public'`)) as { rows: { indexname: string }[] };
   expect(catalog.rows.map((r) => r.indexname)).toEqual(expect.arrayContaining([
     'channels_account_name_uq', 'instances_account_name_uq', 'teams_account_name_uq', 'developers_account_name_uq',
-    'api_key_teams_team_account_idx', 'api_key_events_account_idx', 'api_key_events_key_idx', 'developer_instances_instance_idx',
+    'api_key_teams_team_created_idx', 'api_key_events_account_idx', 'api_key_events_key_idx', 'developer_instances_instance_idx',
   ]));
 });
 

@@ -250,6 +250,46 @@ describe('apiKeys: order and paging', () => {
     expect(seen).toEqual(expectedOrder(orderBy.field, orderBy.direction));
   });
 
+  // a team filter in creation order reads the teams' links in that order (teamKeysInOrder in src/modules/api-keys/store.ts)
+  const teamCases = [
+    { label: 'one team', filter: () => ({ teamIds: [ids.core] }), expected: ['Alpha build', 'beta deploy', 'Delta', 'Iota'] },
+    { label: 'two teams sharing a key', filter: () => ({ teamIds: [ids.core, ids.mobile] }), expected: ['Alpha build', 'beta deploy', 'gamma_200', 'Delta', 'shared', 'Iota'] },
+    { label: 'two teams, ACTIVE', filter: () => ({ teamIds: [ids.core, ids.mobile], statuses: ['ACTIVE'] }), expected: ['Alpha build', 'beta deploy', 'gamma_200', 'shared', 'Iota'] },
+    { label: 'a team and withoutTeam: false', filter: () => ({ teamIds: [ids.mobile], withoutTeam: false }), expected: ['beta deploy', 'gamma_200', 'shared'] },
+  ].flatMap((c) => (['ASC', 'DESC'] as const).map((direction) => ({ ...c, direction })));
+
+  test.each(teamCases)('$label, CREATED_AT $direction: in order, each key once, forwards and backwards', async ({ filter, expected, direction }) => {
+    const orderBy = { field: 'CREATED_AT' as Field, direction };
+    const idsOf = (names: string[]) => names.map((n) => keyByName.get(n)!.id);
+    const want = expectedOrder('CREATED_AT', direction).filter((id) => idsOf(expected).includes(id));
+    expect(want).toHaveLength(expected.length);
+    const whole = await viewer.list({ filter: filter(), orderBy, first: 100 });
+    expect(whole.edges.map((e) => e.node.id)).toEqual(want);
+    expect(whole.totalCount).toBe(expected.length);
+
+    const forwards: string[] = [];
+    let after: string | null = null;
+    for (let pages = 0; ; pages++) {
+      expect(pages).toBeLessThan(5);
+      const page: ConnectionView<KeyView> = await viewer.list({ filter: filter(), orderBy, first: 2, after });
+      forwards.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(forwards).toEqual(want);
+
+    const backwards: string[] = [];
+    let before: string | null = null;
+    for (let pages = 0; ; pages++) {
+      expect(pages).toBeLessThan(5);
+      const page: ConnectionView<KeyView> = await viewer.list({ filter: filter(), orderBy, last: 2, before });
+      backwards.unshift(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasPreviousPage) break;
+      before = page.pageInfo.startCursor;
+    }
+    expect(backwards).toEqual(want);
+  });
+
   test('a cursor from a forward page leads backwards to the keys before it', async () => {
     const order = expectedOrder('NAME', 'ASC');
     const first = await viewer.list({ orderBy: { field: 'NAME', direction: 'ASC' }, first: 6 });

@@ -192,8 +192,8 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
   test('every foreign key includes the account: no role can link one account\'s key to another\'s team, instance, channel or developer', async () => {
     const bTeam = (await server.knex('teams').where({ account_id: 'rls-b' }).first('id')) as { id: string };
     const attempts: [string, unknown[]][] = [
-      ['insert into api_key_teams (account_id, api_key_id, team_id) values ($1, $2, $3)', ['rls-a', aKey.id, bTeam.id]],
-      ['insert into api_key_teams (account_id, api_key_id, team_id) values ($1, $2, $3)', ['rls-b', aKey.id, bTeam.id]],
+      ['insert into api_key_teams (account_id, api_key_id, team_id, key_created_at) values ($1, $2, $3, now())', ['rls-a', aKey.id, bTeam.id]],
+      ['insert into api_key_teams (account_id, api_key_id, team_id, key_created_at) values ($1, $2, $3, now())', ['rls-b', aKey.id, bTeam.id]],
       ['update api_keys set instance_id = $1 where id = $2', [b.instances.prod.id, aKey.id]],
       ['update api_keys set channel_id = $1 where id = $2', [b.channels.ide.id, aKey.id]],
       ['update api_keys set developer_id = (select id from developers where account_id = $1 limit 1) where id = $2', ['rls-b', aKey.id]],

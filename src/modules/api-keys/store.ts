@@ -157,9 +157,31 @@ const rowsOf = (ids: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, rows
  * never read from the table. Without conditions, the first rows in order are the page.
  */
 function pageOfMatching(accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number): Knex.QueryBuilder {
+  if (f.teamIds.length && !f.search && order.field === 'CREATED_AT') return rowsOf(teamKeysInOrder(accountId, f, now, page, rows, order.direction), order, page, rows);
   const q = matching(accountId, f, now);
   if (matchesEveryKey({ ...f, search: null })) return ordered(q.select('k.*'), order, page, rows);
   return rowsOf(ordered(q.select('k.id'), order, page, rows), order, page, rows);
+}
+
+/**
+ * The IDs of a page of the teams' keys in creation order, from the teams' links, which carry
+ * their key's creation time in the teams' index
+ * (migrations/20261201000120_team_links_in_key_order.ts): the links are read in order (one
+ * team's straight from the index, several teams' merged), each key once, and the keys' rows are
+ * read for the other filters until the page is full.
+ */
+function teamKeysInOrder(accountId: string, f: KeyFilter, now: Date, page: PageRequest, rows: number, direction: KeyOrder['direction']): Knex.QueryBuilder {
+  const dir = (direction === 'ASC') !== page.backward ? 'asc' : 'desc';
+  const links = qb('api_key_teams as kt').distinct('kt.key_created_at', 'kt.api_key_id')
+    .where('kt.account_id', accountId).whereRaw('kt.team_id = any(?::text[])', [f.teamIds])
+    .orderByRaw(`kt.key_created_at ${dir}, kt.api_key_id ${dir}`);
+  if (page.cursor) links.whereRaw(`(kt.key_created_at, kt.api_key_id) ${dir === 'asc' ? '>' : '<'} (?::timestamptz, ?)`, page.cursor as string[]);
+  const q = qb.select('k.id').from(links.as('l')).join('api_keys as k', 'k.id', 'l.api_key_id')
+    .where('k.account_id', accountId).whereNull('k.deleted_at')
+    .orderByRaw(`l.key_created_at ${dir}, l.api_key_id ${dir}`).limit(rows);
+  // every condition but the teams', which the links are (withoutTeam stays with the others)
+  for (const condition of Object.values(filterConditions(accountId, { ...f, teamIds: [] }, now))) q.whereRaw('(?)', [condition]);
+  return q;
 }
 
 /**
@@ -406,10 +428,11 @@ export async function keyIdsOfTeam(db: Db, accountId: string, teamId: string): P
 export async function addKeyTeams(db: Db, accountId: string, pairs: { apiKeyId: string; teamId: string }[]): Promise<void> {
   if (pairs.length === 0) return;
   await db.execute(qb.raw(
-    `insert into api_key_teams (account_id, api_key_id, team_id)
-     select ?, k, t from unnest(?::text[], ?::text[]) as x(k, t)
+    // each link carries its key's creation time, the order of a team's keys (migrations/20261201000120_team_links_in_key_order.ts)
+    `insert into api_key_teams (account_id, api_key_id, team_id, key_created_at)
+     select ?, x.k, x.t, (select created_at from api_keys where id = x.k and account_id = ?) from unnest(?::text[], ?::text[]) as x(k, t)
      on conflict (api_key_id, team_id) do nothing`,
-    [accountId, pairs.map((p) => p.apiKeyId), pairs.map((p) => p.teamId)],
+    [accountId, accountId, pairs.map((p) => p.apiKeyId), pairs.map((p) => p.teamId)],
   ));
 }
 
