@@ -154,7 +154,8 @@ const rowsOf = (ids: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, rows
  * order's index alone where it carries the filtered columns (the newest-first index does:
  * migrations/20261201000100_created_index_covers_filters.ts), and only the rows of the keys
  * shown are read: the keys passed over, tens of thousands when the matches are old keys, are
- * never read from the table. Without conditions, the first rows in order are the page.
+ * never read from the table. Without conditions, the first rows in order are the page. A team
+ * filter in creation order starts from the teams' links instead ({@link teamKeysInOrder}).
  */
 function pageOfMatching(accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number): Knex.QueryBuilder {
   if (f.teamIds.length && !f.search && order.field === 'CREATED_AT') return rowsOf(teamKeysInOrder(accountId, f, now, page, rows, order.direction), order, page, rows);
