@@ -271,6 +271,8 @@ describe('apiKeys: order and paging', () => {
     { label: 'two teams sharing a key', filter: () => ({ teamIds: [ids.core, ids.mobile] }), expected: ['Alpha build', 'beta deploy', 'gamma_200', 'Delta', 'shared', 'Iota'] },
     { label: 'two teams, ACTIVE', filter: () => ({ teamIds: [ids.core, ids.mobile], statuses: ['ACTIVE'] }), expected: ['Alpha build', 'beta deploy', 'gamma_200', 'shared', 'Iota'] },
     { label: 'a team and withoutTeam: false', filter: () => ({ teamIds: [ids.mobile], withoutTeam: false }), expected: ['beta deploy', 'gamma_200', 'shared'] },
+    { label: 'two teams and a search', filter: () => ({ teamIds: [ids.core, ids.mobile], search: 'E' }), expected: ['beta deploy', 'Delta', 'shared'] },
+    { label: 'a team and a search with a wildcard', filter: () => ({ teamIds: [ids.mobile], search: 'a_2' }), expected: ['gamma_200'] },
   ].flatMap((c) => (['ASC', 'DESC'] as const).map((direction) => ({ ...c, direction })));
 
   test.each(teamCases)('$label, CREATED_AT $direction: in order, each key once, forwards and backwards', async ({ filter, expected, direction }) => {
