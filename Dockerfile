@@ -33,4 +33,4 @@ EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # a larger young generation: a request's garbage dies there instead of being promoted (see docs/performance.md)
-CMD ["node", "--max-semi-space-size=32", "dist/src/server.js"]
+CMD ["node", "--max-semi-space-size=16", "dist/src/server.js"]

@@ -15,7 +15,7 @@ export interface BenchServer {
 }
 
 /** The flags `npm start` and the Dockerfile run the service with. */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16'];
 
 /**
  * Starts the service in a child process on 127.0.0.1 with a random port (`nodeArgs`, e.g.
