@@ -132,14 +132,19 @@ function matching(accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder
  */
 export const SEARCH_WALK_LIMIT = 2500;
 
-/** The listing's order and cursor on `q` (keys as `k`), `limit` rows. */
-function ordered(q: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, limit: number): Knex.QueryBuilder {
-  const sort = SORT[order.field];
+/**
+ * The listing's order and cursor on `q`, `limit` rows (null: all): by the keys' sort value and
+ * ID, `k`'s unless other columns hold them (`value`, `id`).
+ */
+function ordered(
+  q: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, limit: number | null, value = SORT[order.field].expr, id = 'k.id',
+): Knex.QueryBuilder {
   const ascending = (order.direction === 'ASC') !== page.backward;
   const dir = ascending ? 'asc' : 'desc';
-  q.orderByRaw(`${sort.expr} ${dir}, k.id ${dir}`).limit(limit);
+  q.orderByRaw(`${value} ${dir}, ${id} ${dir}`);
+  if (limit !== null) q.limit(limit);
   if (page.cursor) {
-    q.whereRaw(`(${sort.expr}, k.id) ${ascending ? '>' : '<'} (?::${sort.cast}, ?)`, page.cursor as string[]);
+    q.whereRaw(`(${value}, ${id}) ${ascending ? '>' : '<'} (?::${SORT[order.field].cast}, ?)`, page.cursor as string[]);
   }
   return q;
 }
@@ -158,7 +163,7 @@ const rowsOf = (ids: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, rows
  * filter in creation order starts from the teams' links instead ({@link teamKeysInOrder}).
  */
 function pageOfMatching(accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number): Knex.QueryBuilder {
-  if (f.teamIds.length && !f.search && order.field === 'CREATED_AT') return rowsOf(teamKeysInOrder(accountId, f, now, page, rows, order.direction), order, page, rows);
+  if (f.teamIds.length && !f.search && order.field === 'CREATED_AT') return rowsOf(teamKeysInOrder(accountId, f, now, order, page, rows), order, page, rows);
   const q = matching(accountId, f, now);
   if (matchesEveryKey({ ...f, search: null })) return ordered(q.select('k.*'), order, page, rows);
   return rowsOf(ordered(q.select('k.id'), order, page, rows), order, page, rows);
@@ -171,15 +176,11 @@ function pageOfMatching(accountId: string, f: KeyFilter, now: Date, order: KeyOr
  * team's straight from the index, several teams' merged), each key once, and the keys' rows are
  * read for the other filters until the page is full.
  */
-function teamKeysInOrder(accountId: string, f: KeyFilter, now: Date, page: PageRequest, rows: number, direction: KeyOrder['direction']): Knex.QueryBuilder {
-  const dir = (direction === 'ASC') !== page.backward ? 'asc' : 'desc';
-  const links = qb('api_key_teams as kt').distinct('kt.key_created_at', 'kt.api_key_id')
-    .where('kt.account_id', accountId).whereRaw('kt.team_id = any(?::text[])', [f.teamIds])
-    .orderByRaw(`kt.key_created_at ${dir}, kt.api_key_id ${dir}`);
-  if (page.cursor) links.whereRaw(`(kt.key_created_at, kt.api_key_id) ${dir === 'asc' ? '>' : '<'} (?::timestamptz, ?)`, page.cursor as string[]);
-  const q = qb.select('k.id').from(links.as('l')).join('api_keys as k', 'k.id', 'l.api_key_id')
-    .where('k.account_id', accountId).whereNull('k.deleted_at')
-    .orderByRaw(`l.key_created_at ${dir}, l.api_key_id ${dir}`).limit(rows);
+function teamKeysInOrder(accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number): Knex.QueryBuilder {
+  const links = ordered(qb('api_key_teams as kt').distinct('kt.key_created_at', 'kt.api_key_id')
+    .where('kt.account_id', accountId).whereRaw('kt.team_id = any(?::text[])', [f.teamIds]), order, page, null, 'kt.key_created_at', 'kt.api_key_id');
+  const q = ordered(qb.select('k.id').from(links.as('l')).join('api_keys as k', 'k.id', 'l.api_key_id')
+    .where('k.account_id', accountId).whereNull('k.deleted_at'), order, { ...page, cursor: null }, rows, 'l.key_created_at', 'l.api_key_id');
   // every condition but the teams', which the links are (withoutTeam stays with the others)
   for (const condition of Object.values(filterConditions(accountId, { ...f, teamIds: [] }, now))) q.whereRaw('(?)', [condition]);
   return q;
