@@ -3,7 +3,7 @@
 // the same; the limits here force each way.
 import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
 import type { PageRequest } from '../../src/lib/connection';
-import { cursorOfKey, pageKeys, type KeyFilter } from '../../src/modules/api-keys/store';
+import { cursorOfKey, pageKeys, pageOfMatching, type KeyFilter } from '../../src/modules/api-keys/store';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -76,4 +76,31 @@ describe.each(['ledger', 'RARE', 'no such name'])('search "%s"', (search) => {
     for (const r of results) expect(r.forward).toEqual(results[0].forward);
     if (search === 'ledger') expect(results[0].forward.length).toBeGreaterThan(5);
   });
+});
+
+describe('which statement a team filter pages with', () => {
+  // the teams' links in key order (teamKeysInOrder in src/modules/api-keys/store.ts) serve one
+  // team and nothing else; several teams' links would be sorted (all of an account's 200 teams:
+  // 190,000 links sorted on disk), and other conditions are cheaper in the order's index
+  const fromLinks = (filter: Partial<KeyFilter>, field: ApiKeyOrderField = 'CREATED_AT') => {
+    const page: PageRequest = { limit: 50, cursor: null, backward: false, hasCursor: false };
+    const { sql } = pageOfMatching(account, { ...noFilter, ...filter }, new Date(), { field, direction: 'DESC' }, page, 51).toSQL();
+    return sql.includes('"kt"."key_created_at"');
+  };
+  const teams = (n: number) => Array.from({ length: n }, (_, i) => `team_${String(i).padStart(26, '0')}`);
+
+  test('one team alone, in creation order, reads its links in that order', () => {
+    expect(fromLinks({ teamIds: teams(1) })).toBe(true);
+  });
+
+  test.each([
+    ['two teams', { teamIds: teams(2) }, 'CREATED_AT'],
+    ['the most teams a request may name (1,980)', { teamIds: teams(1980) }, 'CREATED_AT'],
+    ['one team and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT'],
+    ['one team and a search', { teamIds: teams(1), search: 'ledger' }, 'CREATED_AT'],
+    ['one team in another order', { teamIds: teams(1) }, 'EXPIRES_AT'],
+  ] as [string, Partial<KeyFilter>, ApiKeyOrderField][])('%s walks the order\'s index instead', (_label, filter, field) => {
+    expect(fromLinks(filter, field)).toBe(false);
+  });
+
 });
