@@ -53,6 +53,17 @@ async function startReadRouting(db: Database, windowMs: number): Promise<RecentW
   return writers;
 }
 
+/**
+ * Whether the server vacuums tables by itself: a listing reads its pages from the indexes alone
+ * only as far as vacuums keep the tables' pages all-visible
+ * (migrations/20261201000130_key_tables_vacuumed_sooner.ts).
+ */
+async function autovacuumRuns(db: Database): Promise<boolean> {
+  const { rows } = await db.knex.raw<{ rows: { on: boolean }[] }>(
+    `select current_setting('autovacuum') = 'on' and current_setting('track_counts') = 'on' as on`);
+  return rows[0]?.on === true;
+}
+
 /** Wires database, caches, buffers and the HTTP app together and starts listening. */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const logger = createLogger(config.logLevel, options.logDestination);
@@ -66,6 +77,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
   if (config.migrateOnStart) {
     const applied = await migrateLatest(db);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+  }
+  if (db.kind === 'postgres' && !(await autovacuumRuns(db))) {
+    logger.warn('autovacuum is off on the database: listings read more of the keys\' table with every change until something vacuums it (see docs/operations.md)');
   }
   // usage partitions: months ahead created, months past the retention dropped (src/modules/usage/partitions.ts)
   const maintainUsage = () => maintainUsagePartitions(db.knex, { retentionDays: config.usage.retentionDays, now: new Date(clock()) }).then(

@@ -97,6 +97,16 @@ test('the listing, sort and uniqueness indexes of api_keys exist', async () => {
   ]));
 });
 
+test('the keys\' tables are autovacuumed after 1 % of their rows changed or were added, not a fifth', async () => {
+  for (const table of ['api_keys', 'api_key_teams']) {
+    const { rows } = (await db.knex.raw(`select reloptions from pg_class where oid = ?::regclass`, [table])) as { rows: { reloptions: string[] | null }[] };
+    expect({ table, options: rows[0].reloptions }).toEqual({ table, options: expect.arrayContaining([
+      'autovacuum_vacuum_scale_factor=0.01', 'autovacuum_vacuum_threshold=1000',
+      'autovacuum_vacuum_insert_scale_factor=0.01', 'autovacuum_vacuum_insert_threshold=1000',
+    ]) });
+  }
+});
+
 test('the schema enforces case-insensitive uniqueness of names per account', async () => {
   await db.knex('teams').insert({ id: 'team_mig_1', account_id: 'mig', name: 'Core' });
   await expect(db.knex('teams').insert({ id: 'team_mig_2', account_id: 'mig', name: 'CORE' })).rejects.toMatchObject({ code: '23505' });

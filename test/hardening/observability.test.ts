@@ -145,3 +145,12 @@ test('operation names from clients get series up to a bound; later names are cou
   const other = new RegExp(`qckeys_http_requests_total\\{route="/graphql",operation="\\(other\\)",status="200"\\} (\\d+)`).exec(text);
   expect(Number(other?.[1])).toBeGreaterThanOrEqual(extra);
 });
+
+test('the start warns when the database server does not vacuum by itself, and only then', async () => {
+  // the embedded database has no autovacuum to turn on; a server's is a setting of its own
+  const vacuums = server.service.db.kind === 'pglite' ? null
+    : (await server.service.db.knex.raw<{ rows: { on: boolean }[] }>(
+      `select current_setting('autovacuum') = 'on' and current_setting('track_counts') = 'on' as on`)).rows[0].on;
+  const warned = server.logs().some((l) => l.level === 40 && /autovacuum is off/.test(String(l.msg)));
+  expect(warned).toBe(vacuums === false);
+});
