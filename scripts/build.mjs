@@ -7,6 +7,7 @@
  *   node scripts/build.mjs --if-stale   only the steps whose sources changed since they last ran (npm start)
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { DIST, ROOT, STEPS, inputDigest, staleReason, writeStamp } from './build-plan.mjs';
@@ -25,6 +26,9 @@ function tsc(project) {
 /** What each step does; the returned text, if any, follows its duration. */
 const RUN = {
   typescript() {
+    // tsc leaves the output of a source that was removed or renamed; a stale compiled migration
+    // would be applied with the others (every file of dist/migrations is one)
+    fs.rmSync(path.join(DIST, 'migrations'), { recursive: true, force: true });
     tsc('tsconfig.build.json');
   },
   client() {
