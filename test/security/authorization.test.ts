@@ -324,6 +324,25 @@ describe('tenant isolation', () => {
     expectError(await server.gql(b.viewer, 'query($i: ID) { developers(instanceId: $i) { totalCount } }', { i: ids.instance }), 'NOT_FOUND', 'instanceId');
   });
 
+  test('team filters naming the other account\'s teams beside its own match its own keys only, in every order', async () => {
+    // one team alone in creation order reads the team's links; several teams, or other orders, walk the keys
+    const aShared = await teamId(a.viewer, 'Shared team');
+    for (const orderBy of [null, { field: 'NAME', direction: 'ASC' }]) {
+      const view = await server.ok<{ one: { totalCount: number; edges: unknown[] }; theirs: { totalCount: number; edges: unknown[] }; both: { totalCount: number; edges: { node: { id: string } }[] }; without: { edges: { node: { id: string } }[] } }>(b.viewer,
+        `query($one: [ID!]!, $theirs: [ID!]!, $both: [ID!]!, $order: ApiKeyOrder) {
+          one: apiKeys(filter: { teamIds: $one }, orderBy: $order) { totalCount edges { node { id } } }
+          theirs: apiKeys(filter: { teamIds: $theirs }, orderBy: $order) { totalCount edges { node { id } } }
+          both: apiKeys(filter: { teamIds: $both }, orderBy: $order) { totalCount edges { node { id } } }
+          without: apiKeys(filter: { withoutTeam: false }, orderBy: $order) { edges { node { id } } }
+        }`,
+        { one: [aShared], theirs: [ids.team, aShared], both: [aShared, bTeam, ids.team], order: orderBy });
+      expect(view.one).toEqual({ totalCount: 0, edges: [] });
+      expect(view.theirs).toEqual({ totalCount: 0, edges: [] });
+      expect(view.both).toEqual({ totalCount: 1, edges: [{ node: { id: bKey.id } }] });
+      expect(view.without.edges).toEqual([{ node: { id: bKey.id } }]);
+    }
+  });
+
   test('every listing of an account shows its own objects only', async () => {
     const view = await server.ok<{
       apiKeys: { totalCount: number; edges: { node: { id: string; name: string; instance: Named; channel: Named; developer: Named; teams: Named[] } }[] };

@@ -38,7 +38,7 @@ export interface FacetCounts { facets: CountedFacets; stamp: number; validUntil:
  * statement.
  */
 export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: Date, first: number): Promise<FacetCounts> {
-  const conditions = filterConditions(accountId, f, now);
+  const conditions = filterConditions(f, now);
   const flags = DIMENSIONS.map((d) => qb.raw(`coalesce(?, true) as m_${d}`, [conditions[d] ?? null]));
   const keys = liveKeys(accountId, f).select(
     'k.id', 'k.developer_id', 'k.channel_id', 'k.instance_id', 'k.cloud', 'k.expires_at',

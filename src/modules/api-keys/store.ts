@@ -83,15 +83,22 @@ export const isKeyCursor = (order: KeyOrder, values: unknown[]): boolean =>
 /** The dimensions of the listing's filter that facets count by (the search is none: it narrows every facet). */
 export type FilterDimension = 'team' | 'developer' | 'channel' | 'instance' | 'cloud' | 'status' | 'expiry';
 
-/** Each dimension the filter narrows, as a condition on keys `k`; absent: not filtered. */
-export function filterConditions(accountId: string, f: KeyFilter, now: Date): Partial<Record<FilterDimension, Knex.Raw>> {
+/**
+ * Each dimension the filter narrows, as a condition on keys `k` of one account; absent: not
+ * filtered. A key's links to teams are its account's (the links' foreign key is (account_id,
+ * api_key_id)), and row-level security checks them as well: naming the account a second time
+ * made PostgreSQL count it twice, take three teams' 5,016 links for 1,315 and, in most plans,
+ * read every one of their keys' rows to sort them (26–71 ms) rather than walk the order's index
+ * until the page is full (2.1–2.5 ms).
+ */
+export function filterConditions(f: KeyFilter, now: Date): Partial<Record<FilterDimension, Knex.Raw>> {
   const out: Partial<Record<FilterDimension, Knex.Raw>> = {};
   const team: Knex.Raw[] = [];
   if (f.teamIds.length) {
-    team.push(qb.raw('exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.account_id = ? and kt.team_id = any(?::text[]))', [accountId, f.teamIds]));
+    team.push(qb.raw('exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.team_id = any(?::text[]))', [f.teamIds]));
   }
   if (f.withoutTeam !== null) {
-    team.push(qb.raw(`${f.withoutTeam ? 'not ' : ''}exists (select 1 from api_key_teams as kt0 where kt0.api_key_id = k.id and kt0.account_id = ?)`, [accountId]));
+    team.push(qb.raw(`${f.withoutTeam ? 'not ' : ''}exists (select 1 from api_key_teams as kt0 where kt0.api_key_id = k.id)`));
   }
   if (team.length) out.team = qb.raw(team.map(() => '?').join(' and '), team);
   if (f.developerIds.length) out.developer = qb.raw('k.developer_id = any(?::text[])', [f.developerIds]);
@@ -121,7 +128,7 @@ export function liveKeys(accountId: string, f: KeyFilter): Knex.QueryBuilder {
 /** Live keys of the account that match the filter, as `k`. */
 function matching(accountId: string, f: KeyFilter, now: Date): Knex.QueryBuilder {
   const q = liveKeys(accountId, f);
-  for (const condition of Object.values(filterConditions(accountId, f, now))) q.whereRaw('(?)', [condition]);
+  for (const condition of Object.values(filterConditions(f, now))) q.whereRaw('(?)', [condition]);
   return q;
 }
 
@@ -187,7 +194,7 @@ function teamKeysInOrder(accountId: string, f: KeyFilter, now: Date, order: KeyO
   const q = ordered(qb.select('k.id').from(links.as('l')).join('api_keys as k', 'k.id', 'l.api_key_id')
     .where('k.account_id', accountId).whereNull('k.deleted_at'), order, { ...page, cursor: null }, rows, 'l.key_created_at', 'l.api_key_id');
   // every condition but the teams', which the links are (withoutTeam stays with the others)
-  for (const condition of Object.values(filterConditions(accountId, { ...f, teamIds: [] }, now))) q.whereRaw('(?)', [condition]);
+  for (const condition of Object.values(filterConditions({ ...f, teamIds: [] }, now))) q.whereRaw('(?)', [condition]);
   return q;
 }
 
