@@ -89,7 +89,7 @@ export type FilterDimension = 'team' | 'developer' | 'channel' | 'instance' | 'c
  * api_key_id)), and row-level security checks them as well: naming the account a second time
  * made PostgreSQL count it twice, take three teams' 5,016 links for 1,315 and, in most plans,
  * read every one of their keys' rows to sort them (26–71 ms) rather than walk the order's index
- * until the page is full (2.1–2.5 ms).
+ * until the page is full (2.1–2.2 ms).
  */
 export function filterConditions(f: KeyFilter, now: Date): Partial<Record<FilterDimension, Knex.Raw>> {
   const out: Partial<Record<FilterDimension, Knex.Raw>> = {};
