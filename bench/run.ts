@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { signToken } from '../src/auth/tokens';
+import { AUTOVACUUM_SQL } from '../src/db/database';
 import { ensureDatabase } from '../scripts/seed/database';
 import { CHROMIUM, consoleFirstRender, launchChromium } from './lib/browser';
 import { ensureBuilt } from './lib/build';
@@ -758,7 +759,7 @@ async function timeToReady(dataDir: string): Promise<number> {
  */
 async function keyTablesVacuumed(db: pg.Pool): Promise<string> {
   const tables = ['api_keys', 'api_key_teams'];
-  const { rows: [{ on }] } = await db.query<{ on: boolean }>(`select current_setting('autovacuum') = 'on' and current_setting('track_counts') = 'on' as on`);
+  const { rows: [{ on }] } = await db.query<{ on: boolean }>(AUTOVACUUM_SQL);
   // pg_class's count of all-visible pages moves with vacuums and analyses only
   const visible = async () => {
     for (const table of tables) await db.query(`analyze ${table}`);

@@ -4,7 +4,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config';
 import { createTokenVerifier, signToken } from './auth/tokens';
 import { createApp, type App } from './app';
-import { createDatabase, migrateLatest, type Database } from './db/database';
+import { autovacuumRuns, createDatabase, migrateLatest, type Database } from './db/database';
 import { RECENT_WRITERS_CHANNEL, RecentWriters } from './db/replicas';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
@@ -51,17 +51,6 @@ async function startReadRouting(db: Database, windowMs: number): Promise<RecentW
   await db.listen(RECENT_WRITERS_CHANNEL, { onMessage: (key) => writers.wrote(key), onReset: () => writers.everyone() });
   await db.replicas.start();
   return writers;
-}
-
-/**
- * Whether the server vacuums tables by itself: a listing reads its pages from the indexes alone
- * only as far as vacuums keep the tables' pages all-visible
- * (migrations/20261201000130_key_tables_vacuumed_sooner.ts).
- */
-async function autovacuumRuns(db: Database): Promise<boolean> {
-  const { rows } = await db.knex.raw<{ rows: { on: boolean }[] }>(
-    `select current_setting('autovacuum') = 'on' and current_setting('track_counts') = 'on' as on`);
-  return rows[0]?.on === true;
 }
 
 /** Wires database, caches, buffers and the HTTP app together and starts listening. */

@@ -102,5 +102,4 @@ describe('which statement a team filter pages with', () => {
   ] as [string, Partial<KeyFilter>, ApiKeyOrderField][])('%s walks the order\'s index instead', (_label, filter, field) => {
     expect(fromLinks(filter, field)).toBe(false);
   });
-
 });
