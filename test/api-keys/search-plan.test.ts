@@ -3,7 +3,7 @@
 // the same; the limits here force each way.
 import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
 import type { PageRequest } from '../../src/lib/connection';
-import { cursorOfKey, pageKeys, pageOfMatching, type KeyFilter } from '../../src/modules/api-keys/store';
+import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter } from '../../src/modules/api-keys/store';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -75,6 +75,33 @@ describe.each(['ledger', 'RARE', 'no such name'])('search "%s"', (search) => {
     const results = await Promise.all(Object.values(WALK_LIMITS).map((limit) => walkAll(filter, 'CREATED_AT', 'DESC', limit)));
     for (const r of results) expect(r.forward).toEqual(results[0].forward);
     if (search === 'ledger') expect(results[0].forward.length).toBeGreaterThan(5);
+  });
+});
+
+describe('the count of a search within other filters', () => {
+  // each way forced by its bounds: the names of the filtered keys tested, or the term's keys looked up
+  const WAYS: Record<string, CountBounds> = {
+    'the filtered keys\' names': { namesOf: 1000, namedUpTo: 0 },
+    'the term\'s keys looked up': { namesOf: 0, namedUpTo: 1000 },
+    'the names, both sets over their bounds': { namesOf: 0, namedUpTo: 0 },
+  };
+  const filters: [string, Partial<KeyFilter>][] = [
+    ['a channel', { channelIds: [] }],
+    ['ACTIVE', { statuses: ['ACTIVE'] }],
+    ['expiring within 50 days, in a channel', { channelIds: [], expiresBefore: new Date(Date.now() + 50 * DAY_MS) }],
+  ];
+
+  test.each(['ledger', 'RARE', 'e', 'no such name'])('"%s": every way counts what the pages show', async (search) => {
+    for (const [label, partial] of filters) {
+      const filter: KeyFilter = { ...noFilter, ...partial, ...partial.channelIds && { channelIds: [channelId] }, search };
+      const shown = (await walkAll(filter, 'CREATED_AT', 'DESC', 1000)).forward.length;
+      if (search === 'ledger') expect(shown).toBeGreaterThan(0);
+      const counts: Record<string, number> = {};
+      for (const [way, bounds] of Object.entries(WAYS)) {
+        counts[way] = (await server.service.db.transaction(account, (tx) => countKeys(tx, account, filter, new Date(), bounds))).n;
+      }
+      expect({ label, counts }).toEqual({ label, counts: Object.fromEntries(Object.keys(WAYS).map((w) => [w, shown])) });
+    }
   });
 });
 
