@@ -3,6 +3,7 @@
 // the same; the limits here force each way.
 import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
 import type { PageRequest } from '../../src/lib/connection';
+import { countFacets } from '../../src/modules/api-keys/facets';
 import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter } from '../../src/modules/api-keys/store';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -103,6 +104,15 @@ describe('the count of a search within other filters', () => {
       expect({ label, counts }).toEqual({ label, counts: Object.fromEntries(Object.keys(WAYS).map((w) => [w, shown])) });
     }
   });
+});
+
+test.each(['ledger', 'RARE', 'e', 'no such name'])('the facets of "%s" are the same whether its keys are looked up or every name is tested', async (search) => {
+  for (const partial of [{}, { channelIds: [channelId] }, { statuses: ['ACTIVE'] as KeyFilter['statuses'] }]) {
+    const facets = (namedUpTo: number) => server.service.db.transaction(account, (tx) => countFacets(tx, account, { ...noFilter, ...partial, search }, new Date(), 50, namedUpTo));
+    const [lookedUp, tested] = [(await facets(1000)).facets, (await facets(0)).facets];
+    expect(tested).toEqual(lookedUp);
+    if (search === 'ledger') expect(lookedUp.totalCount).toBeGreaterThan(0);
+  }
 });
 
 describe('which statement a team filter pages with', () => {

@@ -1,5 +1,6 @@
+import type { Knex } from 'knex';
 import { prepared, qb, type Db } from '../../db/db';
-import { filterConditions, liveKeys, nextExpiry, stampSql, type FilterDimension, type KeyFilter } from './store';
+import { filterConditions, liveKeys, liveKeysNamed, nextExpiry, stampSql, type FilterDimension, type KeyFilter } from './store';
 
 /** One value of a facet as counted: its ID (the name, for clouds and statuses) and how many keys have it. */
 export interface CountedValue { id: string; count: number }
@@ -37,14 +38,15 @@ export interface FacetCounts { facets: CountedFacets; stamp: number; validUntil:
  * count changes by itself (a key expires, or comes within 7 or 30 days of it) come from the same
  * statement.
  */
-export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: Date, first: number): Promise<FacetCounts> {
+export async function countFacets(db: Db, accountId: string, f: KeyFilter, now: Date, first: number, namedUpTo?: number): Promise<FacetCounts> {
   const conditions = filterConditions(f, now);
   const flags = DIMENSIONS.map((d) => qb.raw(`coalesce(?, true) as m_${d}`, [conditions[d] ?? null]));
-  const keys = liveKeys(accountId, f).select(
+  const shape = (q: Knex.QueryBuilder) => q.select(
     'k.id', 'k.developer_id', 'k.channel_id', 'k.instance_id', 'k.cloud', 'k.expires_at',
     qb.raw(`case when k.revoked_at is not null then 'REVOKED' when k.expires_at <= ? then 'EXPIRED' else 'ACTIVE' end as status`, [now]),
     ...flags,
   );
+  const keys = f.search === null ? shape(liveKeys(accountId, f)) : liveKeysNamed(accountId, f.search, shape, namedUpTo);
   const but = (skip: FilterDimension | null) => DIMENSIONS.filter((d) => d !== skip && conditions[d]).map((d) => `k.m_${d}`).join(' and ') || 'true';
   const counted = (where: string) => `(count(*) filter (where ${where}))::int`;
   const expiring = (days: number) => qb.raw(`${counted(`${but('expiry')} and k.status = 'ACTIVE' and k.expires_at < ?`)}`, [new Date(now.getTime() + days * DAY_MS)]);

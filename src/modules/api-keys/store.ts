@@ -118,11 +118,49 @@ export function filterConditions(f: KeyFilter, now: Date): Partial<Record<Filter
 }
 
 /** Live keys of the account named like the filter's search, as `k` (every live key without one). */
-export function liveKeys(accountId: string, f: KeyFilter): Knex.QueryBuilder {
+export function liveKeys(accountId: string, f: Pick<KeyFilter, 'search'>): Knex.QueryBuilder {
   const q = qb('api_keys as k').where('k.account_id', accountId).whereNull('k.deleted_at');
   // through the names' own trigram index (migrations/20261126000030_key_name_search.ts)
   if (f.search) q.whereRaw('k.id = any(array(select api_key_ids_named_like(?, ?)))', [accountId, likePattern(f.search)]);
   return q;
+}
+
+/**
+ * How a search within other filters finds its keys. Looking up each key the names' index matches
+ * costs about 4 µs a key (a one-letter term matched 86,232 of 100,000 keys: 320–380 ms);
+ * testing the name of each key the other filters match, about 1 µs. `namesOf`: the other
+ * filters' keys, at most, whose names are tested without asking how many keys the term matches;
+ * `namedUpTo`: the term's keys, at most, that are looked up; past both, the names are tested.
+ */
+export interface CountBounds { namesOf: number; namedUpTo: number }
+export const COUNT_BOUNDS: CountBounds = { namesOf: 2500, namedUpTo: 10_000 };
+
+/**
+ * `with named as materialized (…)`: the IDs of the account's keys named like the pattern. A
+ * statement reads it only where it needs it (PostgreSQL computes such a part when first read).
+ */
+const withNamed = (accountId: string, pattern: string, rest: string, bindings: readonly Knex.RawBinding[]): Knex.Raw =>
+  qb.raw(`with named as materialized (select api_key_ids_named_like(?, ?) as id) ${rest}`, [accountId, pattern, ...bindings]);
+
+/** A condition: the term's keys number at most `bound`. */
+const namedAtMost = (bound: number): Knex.Raw => qb.raw('(select count(*) <= ? from (select 1 from named limit ?) as n)', [bound, bound + 1]);
+
+/** A condition on `k`: one of the term's keys. */
+const isNamed = qb.raw('k.id = any(array(select id from named))');
+
+/**
+ * Live keys of the account named like `search`, as `k`, with the columns `shape` selects: a term
+ * matching at most `bound` keys has each looked up, a commoner one has every live key's name
+ * tested. The way not taken is skipped whole (its one-time filter is false).
+ */
+export function liveKeysNamed(
+  accountId: string, search: string, shape: (q: Knex.QueryBuilder) => Knex.QueryBuilder, bound = COUNT_BOUNDS.namedUpTo,
+): Knex.Raw {
+  const pattern = likePattern(search);
+  const few = namedAtMost(bound);
+  const lookedUp = shape(liveKeys(accountId, { search: null })).whereRaw('?', [isNamed]).whereRaw('?', [few]);
+  const tested = shape(liveKeys(accountId, { search: null })).whereRaw(`lower(k.name) like ? escape '\\'`, [pattern]).whereRaw('not ?', [few]);
+  return withNamed(accountId, pattern, '? union all ?', [lookedUp, tested]);
 }
 
 /** Live keys of the account that match the filter, as `k`. */
@@ -248,32 +286,22 @@ export async function countStamp(db: Db, accountId: string): Promise<number> {
   return row?.stamp ?? 0;
 }
 
-/**
- * How a count of a search within other filters chooses its way: `namesOf`, the keys the other
- * filters match, at most, whose names it tests one by one; `namedUpTo`, the keys the term
- * matches, at most, that it looks up one by one.
- */
-export interface CountBounds { namesOf: number; namedUpTo: number }
-export const COUNT_BOUNDS: CountBounds = { namesOf: 20_000, namedUpTo: 10_000 };
 
 /**
- * The count of a search within other filters. Looking up each key the names' index matches costs
- * about 4 µs a key (a one-letter term: 86,232 keys, 320–380 ms); testing the name of each key
- * the other filters match, about 1 µs. So the names are tested when the other filters match at
- * most `namesOf` keys, or the term more than `namedUpTo`; the term's keys are looked up
- * otherwise. Each size is counted only as far as its bound, and only when needed (PostgreSQL
- * evaluates a CASE's subqueries when reached).
+ * The count of a search within other filters ({@link CountBounds}): the names of the other
+ * filters' keys are tested when those number at most `namesOf` (counted as far as that), or when
+ * the term matches more than `namedUpTo` keys; the term's keys are looked up otherwise.
  */
 function countSearchWithin(accountId: string, f: KeyFilter & { search: string }, now: Date, { namesOf, namedUpTo }: CountBounds): Knex.Raw {
   const others = () => matching(accountId, { ...f, search: null }, now);
   const pattern = likePattern(f.search);
   const byNames = others().whereRaw(`lower(k.name) like ? escape '\\'`, [pattern]).count();
-  return qb.raw(`select case
+  return withNamed(accountId, pattern, `select case
       when (select count(*) from (?) as o) <= ? then (?)
-      when (select count(*) from (select 1 from api_key_ids_named_like(?, ?) limit ?) as n) <= ? then (?)
+      when ? then (?)
       else (?) end`, [
     others().select(qb.raw('1')).limit(namesOf + 1), namesOf, byNames,
-    accountId, pattern, namedUpTo + 1, namedUpTo, matching(accountId, f, now).count(),
+    namedAtMost(namedUpTo), others().whereRaw('?', [isNamed]).count(),
     byNames,
   ]);
 }
