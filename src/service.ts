@@ -4,7 +4,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config';
 import { createTokenVerifier, signToken } from './auth/tokens';
 import { createApp, type App } from './app';
-import { autovacuumRuns, createDatabase, migrateLatest, type Database } from './db/database';
+import { autovacuumOff, createDatabase, migrateLatest, type Database } from './db/database';
 import { RECENT_WRITERS_CHANNEL, RecentWriters } from './db/replicas';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
@@ -67,7 +67,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const applied = await migrateLatest(db);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   }
-  if (db.kind === 'postgres' && !(await autovacuumRuns(db))) {
+  if (await autovacuumOff(db)) {
     logger.warn('autovacuum is off on the database: listings read more of the keys\' table with every change until something vacuums it (see docs/operations.md)');
   }
   // usage partitions: months ahead created, months past the retention dropped (src/modules/usage/partitions.ts)

@@ -273,25 +273,25 @@ async function listenPostgres(url: string, timeoutMs: number, channel: string, h
   };
 }
 
-/**
- * Applies pending migrations (as the connecting user), then checks that the service's roles can
- * be used by the logins it connects with.
- */
 /** Whether the server vacuums tables by itself (as `on`). */
 export const AUTOVACUUM_SQL = `select current_setting('autovacuum') = 'on' and current_setting('track_counts') = 'on' as on`;
 
 /**
- * Whether the server vacuums tables by itself: a listing reads its pages from the indexes alone
- * only as far as vacuums keep the tables' pages all-visible
+ * True on a server that does not vacuum tables by itself: a listing reads its pages from the
+ * indexes alone only as far as vacuums keep the tables' pages all-visible
  * (migrations/20261201000130_key_tables_vacuumed_sooner.ts). The embedded database has no
- * autovacuum.
+ * autovacuum to turn on: false.
  */
-export async function autovacuumRuns(db: Database): Promise<boolean> {
+export async function autovacuumOff(db: Database): Promise<boolean> {
   if (db.kind === 'pglite') return false;
   const { rows } = await db.knex.raw<{ rows: { on: boolean }[] }>(AUTOVACUUM_SQL);
-  return rows[0]?.on === true;
+  return rows[0]?.on !== true;
 }
 
+/**
+ * Applies pending migrations (as the connecting user), then checks that the service's roles can
+ * be used by the logins it connects with.
+ */
 export async function migrateLatest(db: Database): Promise<string[]> {
   const applied = await migrate(db.knex);
   const checks: [Tenant, string, string | null][] = [

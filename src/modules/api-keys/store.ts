@@ -286,7 +286,6 @@ export async function countStamp(db: Db, accountId: string): Promise<number> {
   return row?.stamp ?? 0;
 }
 
-
 /**
  * The count of a search within other filters ({@link CountBounds}): the names of the other
  * filters' keys are tested when those number at most `namesOf` (counted as far as that), or when
