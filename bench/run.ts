@@ -618,6 +618,11 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
   b.rows.push(...apart);
 }
 
+/** The service's environment as deployed: NODE_ENV=production (graphql-js skips its development-time checks), request logs off. */
+const serviceEnv = (url: string, migrate: boolean): Record<string, string> => ({
+  DATABASE_URL: url, JWT_SECRET, MIGRATE_ON_START: String(migrate), NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+});
+
 /** Sets the nice value of every thread of a process (Linux: a nice value is per thread). */
 function renice(pid: number, value: number): void {
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) os.setPriority(Number(tid), value);
@@ -630,7 +635,7 @@ function renice(pid: number, value: number): void {
  * needs no privilege). Both processes are fresh and stopped afterwards.
  */
 async function verificationApart(b: Bench, listing: string, bodies: string[], token: string): Promise<Row[]> {
-  const env = { DATABASE_URL: b.url, JWT_SECRET, MIGRATE_ON_START: 'false', NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+  const env = serviceEnv(b.url, false);
   const log = path.join(RESULTS, 'qckeys-server.log');
   const [lister, verifier] = await Promise.all([startBenchServer(env, [], log), startBenchServer(env, [], log)]);
   try {
@@ -845,10 +850,9 @@ async function main(): Promise<void> {
       const totals = (await db.query<{ keys: number; accounts: number }>('select count(*)::int as keys, count(distinct account_id)::int as accounts from api_keys')).rows[0];
       say(`data: ${fmt(totals.keys)} keys in ${fmt(totals.accounts)} accounts; busiest account ${account} with ${fmt(top.rows[0].n)} listed keys`);
       say(await keyTablesVacuumed(db));
-      // as deployed: NODE_ENV=production (graphql-js skips its development-time checks), request logs off
       fs.mkdirSync(RESULTS, { recursive: true });
       const server = await startBenchServer(
-        { DATABASE_URL: url, JWT_SECRET, MIGRATE_ON_START: 'true', NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }, [], logs.qckeys,
+        serviceEnv(url, true), [], logs.qckeys,
       );
       let peer: BenchServer | null = null;
       try {
