@@ -39,6 +39,26 @@ async function events(keyIds: string[], type: string): Promise<number> {
   return Number(rows[0].n);
 }
 
+test('bulk events keep their changes exactly, each beside its own key: quotes, backslashes, braces, other scripts', async () => {
+  const odd = ['he said "stop"', 'C:\\path\\', '{a,b} [1] \'x\'', 'null', 'ünïcødé 鍵 🔑'];
+  const keys = [];
+  // a different set of teams on each key, named with what an array's text would have to escape
+  for (let i = 0; i < odd.length; i++) keys.push(await acme.createKey({ name: `odd ${i} ${odd[i]}`, newTeamNames: [`${odd[i]} team`] }));
+  const UPDATE = 'mutation($input: UpdateApiKeyTeamsInput!) { updateApiKeyTeams(input: $input) { updatedCount } }';
+  await a.ok(acme.admin, UPDATE, { input: { apiKeyIds: keys.map((k) => k.id), addNewTeamNames: ['NULL'] } });
+  const reason = 'he said "stop" \\ C:\\path {a,b} [1] \'x\' null NULL ünïcødé 鍵 🔑';
+  await a.ok<Revoked>(acme.admin, REVOKE, { input: { apiKeyIds: keys.map((k) => k.id), reason } });
+  const rows = await a.knex('api_key_events').whereIn('api_key_id', keys.map((k) => k.id)).whereIn('type', ['TEAMS_CHANGED', 'REVOKED'])
+    .select('api_key_id', 'api_key_name', 'type', 'changes');
+  expect(rows).toHaveLength(2 * keys.length);
+  keys.forEach((key, i) => {
+    const of = (type: string) => rows.find((r) => r.api_key_id === key.id && r.type === type);
+    expect(of('TEAMS_CHANGED')?.api_key_name).toBe(key.name);
+    expect(of('TEAMS_CHANGED')?.changes.teams).toEqual({ from: [`${odd[i]} team`], to: [`${odd[i]} team`, 'NULL'].sort((x, y) => x.localeCompare(y)) });
+    expect(of('REVOKED')?.changes).toMatchObject({ revocationReason: { from: null, to: reason }, status: { from: 'ACTIVE', to: 'REVOKED' } });
+  });
+});
+
 test('revokeApiKeys by ID: each key revoked once, with its event, and refused at once by every service', async () => {
   const keys = await Promise.all(Array.from({ length: 4 }, (_, i) => acme.createKey({ name: `revoke by id ${i}` })));
   for (const k of keys) expect((await verifyRest(b, acme.verifier, k.secret)).code).toBe('VALID');

@@ -666,17 +666,22 @@ export interface NewEventRow {
   id: string; accountId: string; apiKeyId: string; apiKeyName: string; type: string; actor: string; at: Date; changes: Record<string, unknown> | null;
 }
 
-/** Writes history events in one statement, however many (a bulk change writes one per key). */
+/**
+ * Writes history events in one statement, however many (a bulk change writes one per key). Their
+ * changes travel as one JSON array: PostgreSQL reads that faster than an array of JSON documents,
+ * whose every quote is escaped again in the array's text.
+ */
 export async function insertEvents(db: Db, events: readonly NewEventRow[]): Promise<void> {
   if (events.length === 0) return;
   await db.execute(qb.raw(
     `insert into api_key_events (id, account_id, api_key_id, api_key_name, type, actor, at, changes)
-     select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::jsonb[])`,
+     select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],
+       array(select nullif(c, 'null') from jsonb_array_elements(?::jsonb) with ordinality as e(c, n) order by n))`,
     [
       events.map((r) => r.id), events.map((r) => r.accountId), events.map((r) => r.apiKeyId), events.map((r) => r.apiKeyName),
       events.map((r) => r.type), events.map((r) => r.actor), events.map((r) => r.at.toISOString()),
-      // null elements are SQL NULLs in the array
-      events.map((r) => (r.changes === null ? null : JSON.stringify(r.changes))) as unknown as string[],
+      // a null element is a key's event without changes (SQL NULL)
+      JSON.stringify(events.map((r) => r.changes)),
     ],
   ));
 }
