@@ -11,12 +11,12 @@ import { notifyKeysChanged, recordEvents, type KeyChanges, type NewEvent } from 
 import { statusOf, type ApiKeyRecord } from './model';
 import * as store from './store';
 
-export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeysOfDeveloper, lockKeys } from './store';
+export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeysOfDeveloper, lockKeyIds } from './store';
 
 /** What an event changed: every field as `{ from, to }` (history's one shape; a key's creation from null). */
 export type Changes = Record<string, { from: unknown; to: unknown }>;
 
-export function event(principal: AccountPrincipal, key: ApiKeyRecord, type: NewEvent['type'], changes: Changes): NewEvent {
+export function event(principal: AccountPrincipal, key: Pick<ApiKeyRecord, 'id' | 'name'>, type: NewEvent['type'], changes: Changes): NewEvent {
   return { accountId: principal.accountId, apiKeyId: key.id, apiKeyName: key.name, type, actor: principal.subject, changes };
 }
 
@@ -28,68 +28,92 @@ export function relationChange(changes: Changes, name: string, from: { id: strin
   changes[name] = change(from?.name ?? null, to.name);
 }
 
+/**
+ * Keys a change of many works through at a time inside its one transaction: it holds one
+ * chunk's records, events and statements at once, however many keys it changes.
+ */
+export const KEYS_AT_A_TIME = 1000;
+
+/**
+ * Works through keys (locked by the caller; their IDs in ID order) {@link KEYS_AT_A_TIME} at a
+ * time: `work` gets each chunk's IDs and returns what it changed. Answers how many it changed in
+ * all, and the first `keep` of them.
+ */
+export async function inChunks<T>(ids: readonly string[], keep: number, work: (ids: string[]) => Promise<readonly T[]>): Promise<{ count: number; first: T[] }> {
+  let count = 0;
+  const first: T[] = [];
+  for (let i = 0; i < ids.length; i += KEYS_AT_A_TIME) {
+    const changed = await work(ids.slice(i, i + KEYS_AT_A_TIME));
+    count += changed.length;
+    first.push(...changed.slice(0, keep - first.length));
+  }
+  return { count, first };
+}
+
 /** Team names of a set of team IDs, sorted, as history records them. */
 export const teamNames = (names: ReadonlyMap<string, string>, ids: Iterable<string>) =>
   [...ids].map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b));
 
 /**
- * Revokes keys (locked by the caller) in the caller's transaction, in one statement whatever
+ * Revokes keys (live, locked by the caller) in the caller's transaction, in one statement whatever
  * their number: one REVOKED event each. Keys revoked already are left as they are. Returns the
  * keys it revoked, in ID order.
  */
 export async function revokeKeys(
-  keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], reason: string | null, now: Date,
+  keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keyIds: readonly string[], reason: string | null, now: Date,
 ): Promise<ApiKeyRecord[]> {
-  const revoked = (await store.revokeKeyRows(tx, principal.accountId, keys.filter((k) => !k.revokedAt).map((k) => k.id), reason, now))
-    .sort((a, b) => (a.id < b.id ? -1 : 1));
-  const was = new Map(keys.map((k) => [k.id, statusOf(k, now.getTime())]));
+  const revoked = (await store.revokeKeyRows(tx, principal.accountId, keyIds, reason, now)).sort((a, b) => (a.id < b.id ? -1 : 1));
   await recordEvents(tx, revoked.map((k) => event(principal, k, 'REVOKED', {
-    status: change(was.get(k.id), 'REVOKED'), revokedAt: change(null, now.toISOString()), revocationReason: change(null, reason),
+    // what it was: it was not revoked, and revoking changes no expiry
+    status: change(statusOf({ revokedAt: null, expiresAt: k.expiresAt }, now.getTime()), 'REVOKED'),
+    revokedAt: change(null, now.toISOString()), revocationReason: change(null, reason),
   })), now);
   await notifyKeysChanged(tx, keyChanges, revoked.map((k) => k.id));
   return revoked;
 }
 
-/** Deletes keys (locked by the caller) in the caller's transaction: their secrets go, one DELETED event each. */
-export async function deleteKeys(keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[], now: Date): Promise<ApiKeyRecord[]> {
-  const deleted = (await store.deleteKeyRows(tx, principal.accountId, keys.map((k) => k.id), now)).sort((a, b) => (a.id < b.id ? -1 : 1));
-  await store.deleteSecrets(tx, principal.accountId, deleted.map((k) => k.id));
+/** Deletes keys (live, locked by the caller) in the caller's transaction: their secrets go, one DELETED event each. Returns their IDs in ID order. */
+export async function deleteKeys(keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keyIds: readonly string[], now: Date): Promise<string[]> {
+  const deleted = (await store.deleteKeyRows(tx, principal.accountId, keyIds, now)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const ids = deleted.map((k) => k.id);
+  await store.deleteSecrets(tx, principal.accountId, ids);
   await recordEvents(tx, deleted.map((k) => event(principal, k, 'DELETED', { deletedAt: change(null, now.toISOString()) })), now);
-  await notifyKeysChanged(tx, keyChanges, deleted.map((k) => k.id));
-  return deleted;
+  await notifyKeysChanged(tx, keyChanges, ids);
+  return ids;
 }
 
 /**
  * Adds and removes teams on keys (live, locked by the caller) in the caller's transaction. Each
  * key whose team set changes gets a version bump and one TEAMS_CHANGED event. Returns the IDs
- * of the changed keys.
+ * of the changed keys, in the order given.
  */
 export async function recordTeamChanges(
-  keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keys: readonly ApiKeyRecord[],
+  keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keyIds: readonly string[],
   teams: { add: TeamRecord[]; remove: TeamRecord[] }, now: Date,
 ): Promise<string[]> {
-  if (keys.length === 0) return [];
-  const current = new Map<string, Set<string>>(keys.map((k) => [k.id, new Set<string>()]));
+  if (keyIds.length === 0) return [];
+  const current = new Map<string, Set<string>>(keyIds.map((id) => [id, new Set<string>()]));
   const names = new Map<string, string>([...teams.add, ...teams.remove].map((t) => [t.id, t.name]));
-  for (const { apiKeyId, teamId, teamName } of await store.teamsOfKeys(tx, principal.accountId, keys.map((k) => k.id))) {
+  for (const { apiKeyId, teamId, teamName } of await store.teamsOfKeys(tx, principal.accountId, keyIds)) {
     current.get(apiKeyId)?.add(teamId);
     names.set(teamId, teamName);
   }
+  const keyNames = await store.keyNames(tx, principal.accountId, keyIds);
 
   const adds: { apiKeyId: string; teamId: string }[] = [];
   const events: NewEvent[] = [];
   const changed: string[] = [];
-  for (const key of keys) {
-    const before = current.get(key.id) as Set<string>;
+  for (const id of keyIds) {
+    const before = current.get(id) as Set<string>;
     const after = new Set(before);
     for (const t of teams.remove) after.delete(t.id);
     for (const t of teams.add) after.add(t.id);
-    const added = [...after].filter((id) => !before.has(id));
-    const removed = [...before].filter((id) => !after.has(id));
+    const added = [...after].filter((t) => !before.has(t));
+    const removed = [...before].filter((t) => !after.has(t));
     if (added.length === 0 && removed.length === 0) continue;
-    added.forEach((teamId) => adds.push({ apiKeyId: key.id, teamId }));
-    changed.push(key.id);
-    events.push(event(principal, key, 'TEAMS_CHANGED', {
+    added.forEach((teamId) => adds.push({ apiKeyId: id, teamId }));
+    changed.push(id);
+    events.push(event(principal, { id, name: keyNames.get(id) as string }, 'TEAMS_CHANGED', {
       teamIds: change([...before].sort(), [...after].sort()), teams: change(teamNames(names, before), teamNames(names, after)),
     }));
   }

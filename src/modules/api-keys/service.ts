@@ -21,7 +21,7 @@ import { notifyKeysChanged, recordEvents } from './events';
 import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, toKeyOrder } from './input';
 import { KeyCounts } from './counts';
 import { countFacets, labelled, stampAndNames, type KeyFacets } from './facets';
-import { change, deleteKeys, event, recordTeamChanges, relationChange, revokeKeys, teamNames, type Changes } from './keys';
+import { change, deleteKeys, event, inChunks, recordTeamChanges, relationChange, revokeKeys, teamNames, type Changes } from './keys';
 import { DEFAULT_LIFETIME_SECONDS, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
 import { digestOf, generateSecret, hintOf } from './secrets';
 import type { KeyRelations } from './selection';
@@ -342,7 +342,7 @@ export async function revokeApiKey(ctx: Context, input: RevokeApiKeyInput): Prom
       throw failedPrecondition(`The key was revoked already${current.revocationReason ? ` (${current.revocationReason})` : ''}; revocation is final`,
         { field: 'input.id', revokedAt: current.revokedAt.toISOString() });
     }
-    const [revoked] = await revokeKeys(ctx.app.keyChanges, tx, principal, [current], reason, ctx.now());
+    const [revoked] = await revokeKeys(ctx.app.keyChanges, tx, principal, [current.id], reason, ctx.now());
     return revoked;
   });
 }
@@ -351,7 +351,7 @@ export async function deleteApiKey(ctx: Context, input: DeleteApiKeyInput): Prom
   const principal = requireAdmin(ctx.principal);
   return inTransaction(ctx, async (tx) => {
     const current = await lockKey(tx, principal.accountId, input.id);
-    await deleteKeys(ctx.app.keyChanges, tx, principal, [current], ctx.now());
+    await deleteKeys(ctx.app.keyChanges, tx, principal, [current.id], ctx.now());
     return current.id;
   });
 }
@@ -375,27 +375,24 @@ function toSelection(input: { apiKeyIds?: string[] | null; filter?: ApiKeyFilter
 }
 
 /**
- * The selected live keys of the account, locked in ID order (so concurrent bulk changes cannot
- * deadlock). An ID that is not one of them is NOT_FOUND; a filter matching more than
- * {@link BULK_LIMIT} keys is BAD_USER_INPUT.
+ * IDs of the selected live keys of the account, locked in ID order (so concurrent bulk changes
+ * cannot deadlock). An ID that is not one of them is NOT_FOUND; a filter matching more than
+ * {@link BULK_LIMIT} keys is BAD_USER_INPUT. Both before anything is written.
  */
-async function lockSelection(tx: MutationDb, accountId: string, selection: KeySelection, now: Date): Promise<ApiKeyRecord[]> {
+async function lockSelection(tx: MutationDb, accountId: string, selection: KeySelection, now: Date): Promise<string[]> {
   if (selection.apiKeyIds) {
-    const keys = await store.lockKeys(tx, accountId, selection.apiKeyIds);
-    const found = new Set(keys.map((k) => k.id));
+    const ids = await store.lockKeyIds(tx, accountId, selection.apiKeyIds);
+    const found = new Set(ids);
     const missing = selection.apiKeyIds.find((id) => !found.has(id));
     if (missing) throw notFound('API key', missing, 'input.apiKeyIds');
-    return keys;
+    return ids;
   }
-  const keys = await store.lockKeysMatching(tx, accountId, selection.filter as store.KeyFilter, selection.exceptIds, now, BULK_LIMIT);
-  if (keys.length > BULK_LIMIT) {
+  const ids = await store.lockKeyIdsMatching(tx, accountId, selection.filter as store.KeyFilter, selection.exceptIds, now, BULK_LIMIT);
+  if (ids.length > BULK_LIMIT) {
     throw badInput('input.filter', `The filter matches more than ${BULK_LIMIT} keys; narrow it, or change them in several calls`);
   }
-  return keys;
+  return ids;
 }
-
-/** The first keys of a bulk change's result, in ID order, as its payload lists them. */
-const firstOf = <T extends { id: string }>(keys: readonly T[]) => [...keys].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, BULK_RESULT_LIMIT);
 
 export async function updateApiKeyTeams(
   ctx: Context, input: UpdateApiKeyTeamsInput,
@@ -414,13 +411,13 @@ export async function updateApiKeyTeams(
   const now = ctx.now();
 
   return inTransaction(ctx, async (tx) => {
-    const keys = await lockSelection(tx, accountId, selection, now);
+    const ids = await lockSelection(tx, accountId, selection, now);
     const add = await resolveTeams(tx, accountId, addTeamIds, addNewTeamNames, 'input.addTeamIds', now);
     const remove = await resolveTeams(tx, accountId, removeTeamIds, [], 'input.removeTeamIds', now);
-    // in ID order, as the keys were locked
-    const changed = await recordTeamChanges(ctx.app.keyChanges, tx, principal, keys, { add, remove }, now);
-    const apiKeys = changed.length ? await store.keysByIds(tx, accountId, changed.slice(0, BULK_RESULT_LIMIT)) : [];
-    return { apiKeys: firstOf(apiKeys), updatedCount: changed.length };
+    const changed = await inChunks(ids, BULK_RESULT_LIMIT, (chunk) => recordTeamChanges(ctx.app.keyChanges, tx, principal, chunk, { add, remove }, now));
+    // the payload's keys in ID order, as the keys were locked and changed
+    const apiKeys = changed.count ? (await store.keysByIds(tx, accountId, changed.first)).sort((a, b) => (a.id < b.id ? -1 : 1)) : [];
+    return { apiKeys, updatedCount: changed.count };
   });
 }
 
@@ -432,9 +429,9 @@ export async function revokeApiKeys(
   const reason = optionalText('input.reason', input.reason, 500);
   const now = ctx.now();
   return inTransaction(ctx, async (tx) => {
-    const keys = await lockSelection(tx, principal.accountId, selection, now);
-    const revoked = await revokeKeys(ctx.app.keyChanges, tx, principal, keys, reason, now);
-    return { revokedCount: revoked.length, alreadyRevokedCount: keys.length - revoked.length, apiKeys: firstOf(revoked) };
+    const ids = await lockSelection(tx, principal.accountId, selection, now);
+    const revoked = await inChunks(ids, BULK_RESULT_LIMIT, (chunk) => revokeKeys(ctx.app.keyChanges, tx, principal, chunk, reason, now));
+    return { revokedCount: revoked.count, alreadyRevokedCount: ids.length - revoked.count, apiKeys: revoked.first };
   });
 }
 
@@ -443,7 +440,8 @@ export async function deleteApiKeys(ctx: Context, input: DeleteApiKeysInput): Pr
   const selection = toSelection(input);
   const now = ctx.now();
   return inTransaction(ctx, async (tx) => {
-    const deleted = await deleteKeys(ctx.app.keyChanges, tx, principal, await lockSelection(tx, principal.accountId, selection, now), now);
-    return { deletedCount: deleted.length, deletedApiKeyIds: firstOf(deleted).map((k) => k.id) };
+    const ids = await lockSelection(tx, principal.accountId, selection, now);
+    const deleted = await inChunks(ids, BULK_RESULT_LIMIT, (chunk) => deleteKeys(ctx.app.keyChanges, tx, principal, chunk, now));
+    return { deletedCount: deleted.count, deletedApiKeyIds: deleted.first };
   });
 }

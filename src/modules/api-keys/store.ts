@@ -402,13 +402,13 @@ export async function relationsOfKeys(
 }
 
 /**
- * The live keys matching the filter but those excepted, locked for a bulk change, in ID order
- * (as {@link lockKeys}): at most `limit` of them (one more tells that there are more).
+ * IDs of the live keys matching the filter but those excepted, locked for a bulk change, in ID
+ * order (as {@link lockKeyIds}): at most `limit` of them (one more tells that there are more).
  */
-export async function lockKeysMatching(db: Db, accountId: string, f: KeyFilter, exceptIds: readonly string[], now: Date, limit: number): Promise<ApiKeyRecord[]> {
-  const q = matching(accountId, f, now).select('k.*').orderBy('k.id').limit(limit + 1).forUpdate();
+export async function lockKeyIdsMatching(db: Db, accountId: string, f: KeyFilter, exceptIds: readonly string[], now: Date, limit: number): Promise<string[]> {
+  const q = matching(accountId, f, now).select('k.id').orderBy('k.id').limit(limit + 1).forUpdate();
   if (exceptIds.length) q.whereRaw('not (k.id = any(?::text[]))', [[...exceptIds]]);
-  return records(db, q);
+  return (await db.rows<{ id: string }>(q)).map((r) => r.id);
 }
 
 /** Revokes keys (of the account, not revoked yet) in one statement; returns them as they are now. */
@@ -430,10 +430,17 @@ export async function keysByIds(db: Db, tenant: Tenant, ids: readonly string[]):
   return records(db, byIds('api_keys', tenant, ids).whereNull('deleted_at'));
 }
 
+const lockedKeys = (accountId: string, ids: readonly string[]) =>
+  qb('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]]).whereNull('deleted_at').orderBy('id').forUpdate();
+
 /** Live keys of the account, locked for update, in ID order (so concurrent bulk changes cannot deadlock). */
 export async function lockKeys(db: Db, accountId: string, ids: readonly string[]): Promise<ApiKeyRecord[]> {
-  return records(db, qb('api_keys').where({ account_id: accountId }).whereRaw('id = any(?::text[])', [[...ids]])
-    .whereNull('deleted_at').orderBy('id').forUpdate());
+  return records(db, lockedKeys(accountId, ids).select('*'));
+}
+
+/** IDs of live keys of the account, locked for update, in ID order (as {@link lockKeys}), for a change of many. */
+export async function lockKeyIds(db: Db, accountId: string, ids: readonly string[]): Promise<string[]> {
+  return (await db.rows<{ id: string }>(lockedKeys(accountId, ids).select('id'))).map((r) => r.id);
 }
 
 export async function insertKey(db: Db, key: ApiKeyRecord): Promise<void> {

@@ -100,7 +100,7 @@ export async function deactivateDeveloper(
         { activeApiKeyCount: active.length },
       );
     }
-    const revokedApiKeys = await revokeKeys(ctx.app.keyChanges, tx, principal, active, `Developer ${current.name} deactivated`, now);
+    const revokedApiKeys = await revokeKeys(ctx.app.keyChanges, tx, principal, active.map((k) => k.id), `Developer ${current.name} deactivated`, now);
     const developer = await store.deactivateDeveloperRow(tx, accountId, current.id, now);
     return { developer, revokedApiKeys };
   });

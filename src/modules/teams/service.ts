@@ -7,7 +7,7 @@ import type { CreateTeamInput, DeleteTeamInput, RenameTeamInput } from '../../ge
 import { pageRequest, toConnection, type Connection, type PageArgs } from '../../lib/connection';
 import { newId } from '../../lib/ids';
 import { cleanName, searchText } from '../../lib/validate';
-import { keyIdsOfTeam, lockKeys, recordTeamChanges } from '../api-keys/keys';
+import { inChunks, keyIdsOfTeam, lockKeyIds, recordTeamChanges } from '../api-keys/keys';
 import type { TeamRecord } from './model';
 import * as store from './store';
 
@@ -74,8 +74,8 @@ export async function deleteTeam(ctx: Context, input: DeleteTeamInput): Promise<
   return inTransaction(ctx, async (tx) => {
     const [team] = await store.teamsByIds(tx, accountId, [input.id]);
     if (!team) throw notFound('team', input.id, 'input.id');
-    const keys = await lockKeys(tx, accountId, await keyIdsOfTeam(tx, accountId, team.id));
-    await recordTeamChanges(ctx.app.keyChanges, tx, principal, keys, { add: [], remove: [team] }, ctx.now());
+    const ids = await lockKeyIds(tx, accountId, await keyIdsOfTeam(tx, accountId, team.id));
+    await inChunks(ids, 0, (chunk) => recordTeamChanges(ctx.app.keyChanges, tx, principal, chunk, { add: [], remove: [team] }, ctx.now()));
     await store.deleteTeamRow(tx, accountId, team.id);
     return team.id;
   });
