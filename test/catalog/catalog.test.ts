@@ -473,6 +473,24 @@ describe('developers', () => {
     expect((await keyState(acme.viewer, earlier.id)).version).toBe(2);
   });
 
+  test('deactivateDeveloper revokes more keys than one chunk of work: every one, one event each, all in the payload', async () => {
+    const acme = await freshAccount();
+    const first = await acme.createKey({ developer: { name: 'Prolific' } });
+    const template = (await server.knex('api_keys').where({ id: first.id }).first()) as Record<string, string>;
+    await server.knex.raw(`
+      insert into api_keys (id, account_id, name, hint, cloud, instance_id, channel_id, developer_id, expires_at, lifetime_seconds)
+      select 'key_prolific_' || lpad(n::text, 5, '0'), ?, 'prolific ' || n, 'qck_x…x', ?, ?, ?, ?, ?, 3600 from generate_series(1, 2499) as n`,
+    [acme.account, template.cloud, template.instance_id, template.channel_id, template.developer_id, template.expires_at]);
+    const res = await deactivate(acme.admin, template.developer_id, true);
+    expect(res.errors).toBeUndefined();
+    const revoked = res.data?.deactivateDeveloper.revokedApiKeys ?? [];
+    expect(revoked).toHaveLength(2500);
+    expect(new Set(revoked.map((k) => k.id)).size).toBe(2500);
+    expect(revoked.every((k) => k.status === 'REVOKED')).toBe(true);
+    const events = await server.knex('api_key_events').where({ account_id: acme.account, type: 'REVOKED' }).countDistinct<{ n: number }[]>({ n: 'api_key_id' });
+    expect(Number(events[0].n)).toBe(2500);
+  });
+
   test('a deactivated developer gets no new key, by ID or by name, and nothing is written', async () => {
     const acme = await freshAccount();
     const ada = (await recordActivity(acme.admin, acme.instances.prod.id, 'Ada')).data?.recordDeveloperActivity.developer as DeveloperView;

@@ -6,7 +6,7 @@ import { badInput, failedPrecondition, notFound } from '../../errors';
 import type { DeactivateDeveloperInput, DeveloperInput, RecordDeveloperActivityInput } from '../../generated/graphql';
 import { pageRequest, toConnection, type Connection, type PageArgs } from '../../lib/connection';
 import { cleanName, searchText } from '../../lib/validate';
-import { lockActiveKeysOfDeveloper, revokeKeys } from '../api-keys/keys';
+import { inChunks, lockActiveKeysOfDeveloper, revokeKeys } from '../api-keys/keys';
 import type { ApiKeyRecord } from '../api-keys/model';
 import type { InstanceRecord } from '../instances/model';
 import { requireInstance } from '../instances/service';
@@ -100,8 +100,10 @@ export async function deactivateDeveloper(
         { activeApiKeyCount: active.length },
       );
     }
-    const revokedApiKeys = await revokeKeys(ctx.app.keyChanges, tx, principal, active.map((k) => k.id), `Developer ${current.name} deactivated`, now);
+    // the payload lists every key revoked; the work goes a chunk at a time all the same
+    const revoked = await inChunks(active.map((k) => k.id), active.length,
+      (chunk) => revokeKeys(ctx.app.keyChanges, tx, principal, chunk, `Developer ${current.name} deactivated`, now));
     const developer = await store.deactivateDeveloperRow(tx, accountId, current.id, now);
-    return { developer, revokedApiKeys };
+    return { developer, revokedApiKeys: revoked.first };
   });
 }
