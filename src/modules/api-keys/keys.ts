@@ -11,7 +11,7 @@ import { notifyKeysChanged, recordEvents, type KeyChanges, type NewEvent } from 
 import { statusOf, type ApiKeyRecord } from './model';
 import * as store from './store';
 
-export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeysOfDeveloper, lockKeyIds } from './store';
+export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeyIdsOfDeveloper, lockKeyIds } from './store';
 
 /** What an event changed: every field as `{ from, to }` (history's one shape; a key's creation from null). */
 export type Changes = Record<string, { from: unknown; to: unknown }>;

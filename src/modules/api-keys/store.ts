@@ -525,12 +525,13 @@ export async function removeKeyTeams(db: Db, accountId: string, keyIds: readonly
     .whereRaw('api_key_id = any(?::text[])', [[...keyIds]]).whereRaw('team_id = any(?::text[])', [[...teamIds]]).delete());
 }
 
-/** Live, unrevoked, unexpired keys of a developer, locked. */
-export async function lockActiveKeysOfDeveloper(db: Db, accountId: string, developerId: string, now: Date): Promise<ApiKeyRecord[]> {
-  return records(db, qb('api_keys')
+/** IDs of a developer's live, unrevoked, unexpired keys, locked in ID order. */
+export async function lockActiveKeyIdsOfDeveloper(db: Db, accountId: string, developerId: string, now: Date): Promise<string[]> {
+  const rows = await db.rows<{ id: string }>(qb('api_keys')
     .where({ account_id: accountId, developer_id: developerId })
     .whereNull('deleted_at').whereNull('revoked_at').where('expires_at', '>', now)
-    .orderBy('id').forUpdate());
+    .orderBy('id').forUpdate().select('id'));
+  return rows.map((r) => r.id);
 }
 
 /** Active (live, unrevoked, unexpired) keys per developer. */

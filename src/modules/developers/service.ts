@@ -6,7 +6,7 @@ import { badInput, failedPrecondition, notFound } from '../../errors';
 import type { DeactivateDeveloperInput, DeveloperInput, RecordDeveloperActivityInput } from '../../generated/graphql';
 import { pageRequest, toConnection, type Connection, type PageArgs } from '../../lib/connection';
 import { cleanName, searchText } from '../../lib/validate';
-import { inChunks, lockActiveKeysOfDeveloper, revokeKeys } from '../api-keys/keys';
+import { inChunks, lockActiveKeyIdsOfDeveloper, revokeKeys } from '../api-keys/keys';
 import type { ApiKeyRecord } from '../api-keys/model';
 import type { InstanceRecord } from '../instances/model';
 import { requireInstance } from '../instances/service';
@@ -93,7 +93,7 @@ export async function deactivateDeveloper(
     const current = await store.lockDeveloper(tx, accountId, input.id);
     if (!current) throw notFound('developer', input.id, 'input.id');
     const now = ctx.now();
-    const active = await lockActiveKeysOfDeveloper(tx, accountId, current.id, now);
+    const active = await lockActiveKeyIdsOfDeveloper(tx, accountId, current.id, now);
     if (active.length > 0 && !input.revokeApiKeys) {
       throw failedPrecondition(
         `Developer ${JSON.stringify(current.name)} still holds ${active.length} active API key${active.length === 1 ? '' : 's'}; revoke them first or pass revokeApiKeys: true`,
@@ -101,7 +101,7 @@ export async function deactivateDeveloper(
       );
     }
     // the payload lists every key revoked; the work goes a chunk at a time all the same
-    const revoked = await inChunks(active.map((k) => k.id), active.length,
+    const revoked = await inChunks(active, active.length,
       (chunk) => revokeKeys(ctx.app.keyChanges, tx, principal, chunk, `Developer ${current.name} deactivated`, now));
     const developer = await store.deactivateDeveloperRow(tx, accountId, current.id, now);
     return { developer, revokedApiKeys: revoked.first };
