@@ -8,7 +8,7 @@ import { ALL_ACCOUNTS } from '../../db/tenant';
 import type { TeamRecord } from '../teams/model';
 import type { VerifiableKey } from '../verification/model';
 import { notifyKeysChanged, recordEvents, type KeyChanges, type NewEvent } from './events';
-import { statusOf, type ApiKeyRecord } from './model';
+import { inIdOrder, statusOf, type ApiKeyRecord } from './model';
 import * as store from './store';
 
 export { channelsInUse, keyIdsOfTeam, keyNames, lockActiveKeyIdsOfDeveloper, lockKeyIds } from './store';
@@ -62,7 +62,7 @@ export const teamNames = (names: ReadonlyMap<string, string>, ids: Iterable<stri
 export async function revokeKeys(
   keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keyIds: readonly string[], reason: string | null, now: Date,
 ): Promise<ApiKeyRecord[]> {
-  const revoked = (await store.revokeKeyRows(tx, principal.accountId, keyIds, reason, now)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const revoked = (await store.revokeKeyRows(tx, principal.accountId, keyIds, reason, now)).sort(inIdOrder);
   await recordEvents(tx, revoked.map((k) => event(principal, k, 'REVOKED', {
     // what it was: it was not revoked, and revoking changes no expiry
     status: change(statusOf({ revokedAt: null, expiresAt: k.expiresAt }, now.getTime()), 'REVOKED'),
@@ -74,7 +74,7 @@ export async function revokeKeys(
 
 /** Deletes keys (live, locked by the caller) in the caller's transaction: their secrets go, one DELETED event each. Returns their IDs in ID order. */
 export async function deleteKeys(keyChanges: KeyChanges, tx: MutationDb, principal: AccountPrincipal, keyIds: readonly string[], now: Date): Promise<string[]> {
-  const deleted = (await store.deleteKeyRows(tx, principal.accountId, keyIds, now)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const deleted = (await store.deleteKeyRows(tx, principal.accountId, keyIds, now)).sort(inIdOrder);
   const ids = deleted.map((k) => k.id);
   await store.deleteSecrets(tx, principal.accountId, ids);
   await recordEvents(tx, deleted.map((k) => event(principal, k, 'DELETED', { deletedAt: change(null, now.toISOString()) })), now);

@@ -38,6 +38,9 @@ export function statusOf(key: Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt'>, now
   return key.expiresAt.getTime() <= now ? 'EXPIRED' : 'ACTIVE';
 }
 
+/** Records in ID order, the order in which changes of many keys lock them and their payloads list them. */
+export const inIdOrder = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : 1);
+
 export const MAX_LIFETIME_SECONDS = 3 * 366 * 24 * 3600;
 export const DEFAULT_LIFETIME_SECONDS = 365 * 24 * 3600;
 export const MAX_GRACE_SECONDS = 604_800;

@@ -22,7 +22,7 @@ import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, to
 import { KeyCounts } from './counts';
 import { countFacets, labelled, stampAndNames, type KeyFacets } from './facets';
 import { change, deleteKeys, event, inChunks, recordTeamChanges, relationChange, revokeKeys, teamNames, type Changes } from './keys';
-import { DEFAULT_LIFETIME_SECONDS, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
+import { DEFAULT_LIFETIME_SECONDS, inIdOrder, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
 import { digestOf, generateSecret, hintOf } from './secrets';
 import type { KeyRelations } from './selection';
 import * as store from './store';
@@ -416,7 +416,7 @@ export async function updateApiKeyTeams(
     const remove = await resolveTeams(tx, accountId, removeTeamIds, [], 'input.removeTeamIds', now);
     const changed = await inChunks(ids, BULK_RESULT_LIMIT, (chunk) => recordTeamChanges(ctx.app.keyChanges, tx, principal, chunk, { add, remove }, now));
     // the payload's keys in ID order, as the keys were locked and changed
-    const apiKeys = changed.count ? (await store.keysByIds(tx, accountId, changed.first)).sort((a, b) => (a.id < b.id ? -1 : 1)) : [];
+    const apiKeys = changed.count ? (await store.keysByIds(tx, accountId, changed.first)).sort(inIdOrder) : [];
     return { apiKeys, updatedCount: changed.count };
   });
 }
