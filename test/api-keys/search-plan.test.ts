@@ -4,7 +4,7 @@
 import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
 import type { PageRequest } from '../../src/lib/connection';
 import { countFacets } from '../../src/modules/api-keys/facets';
-import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter } from '../../src/modules/api-keys/store';
+import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter, type TeamTest, teamTestOf } from '../../src/modules/api-keys/store';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -20,17 +20,28 @@ const ORDERS: [ApiKeyOrderField, OrderDirection][] = [['CREATED_AT', 'DESC'], ['
 let server: TestServer;
 let account: string;
 let channelId: string;
+let ideChannelId: string;
+/** Two teams: red on about two thirds of the keys, blue on a fifth (some keys on both, some on neither). */
+let red: string;
+let blue: string;
 
 beforeAll(async () => {
   server = await startTestServer();
   const acme = await seedAccount(server, 'acme');
   account = acme.account;
   channelId = acme.channels.ci.id;
+  ideChannelId = acme.channels.ide.id;
+  const team = async (name: string) => (await server.ok<{ createTeam: { team: { id: string } } }>(acme.admin,
+    'mutation($name: String!) { createTeam(input: { name: $name }) { team { id } } }', { name })).createTeam.team.id;
+  [red, blue] = [await team('red'), await team('blue')];
   const base = Date.now() + 30 * DAY_MS;
   for (let i = 0; i < 36; i++) {
     // "ledger" in two thirds of the names, "Rare" in three; expiries out of step with creation
     const name = i % 12 === 5 ? `Rare tool ${i}` : i % 3 === 0 ? `deploy ${i}` : `Ledger sync ${(i * 7) % 36}`;
-    await acme.createKey({ name, expiresAt: new Date(base + ((i * 11) % 36) * DAY_MS).toISOString(), channelId: i % 2 ? acme.channels.ci.id : acme.channels.ide.id });
+    const teamIds = [...i % 3 !== 1 ? [red] : [], ...i % 5 === 0 ? [blue] : []];
+    await acme.createKey({
+      name, expiresAt: new Date(base + ((i * 11) % 36) * DAY_MS).toISOString(), channelId: i % 2 ? acme.channels.ci.id : acme.channels.ide.id, teamIds,
+    });
   }
 }, 120_000);
 afterAll(() => server?.stop());
@@ -41,7 +52,9 @@ const noFilter: KeyFilter = {
 };
 
 /** Every page of 5, forward then backward from the end, as IDs. */
-async function walkAll(filter: KeyFilter, field: ApiKeyOrderField, direction: OrderDirection, walkLimit: number): Promise<{ forward: string[]; backward: string[] }> {
+async function walkAll(
+  filter: KeyFilter, field: ApiKeyOrderField, direction: OrderDirection, walkLimit: number, teams: TeamTest = 'joined',
+): Promise<{ forward: string[]; backward: string[] }> {
   const order = { field, direction };
   const now = new Date();
   const pages = async (backward: boolean) => {
@@ -49,7 +62,7 @@ async function walkAll(filter: KeyFilter, field: ApiKeyOrderField, direction: Or
     let cursor: unknown[] | null = null;
     for (let guard = 0; guard < 50; guard++) {
       const page: PageRequest = { limit: 5, cursor, backward, hasCursor: cursor !== null };
-      const rows = await server.service.db.transaction(account, (tx) => pageKeys(tx, account, filter, order, page, now, walkLimit));
+      const rows = await server.service.db.transaction(account, (tx) => pageKeys(tx, account, filter, order, page, now, teams, walkLimit));
       const shown = rows.slice(0, 5);
       ids.push(...shown.map((k) => k.id));
       if (rows.length <= 5) return ids;
@@ -77,6 +90,46 @@ describe.each(['ledger', 'RARE', 'no such name'])('search "%s"', (search) => {
     for (const r of results) expect(r.forward).toEqual(results[0].forward);
     if (search === 'ledger') expect(results[0].forward.length).toBeGreaterThan(5);
   });
+});
+
+describe('teams among other conditions', () => {
+  const filters: [string, Partial<KeyFilter>, number][] = [
+    ['one team and a channel', { teamIds: ['red'], channelIds: ['ci'] }, 12],
+    ['two teams, a channel, ACTIVE and an expiry', { teamIds: ['red', 'blue'], channelIds: ['ci'], statuses: ['ACTIVE'], expiresAfter: new Date() }, 13],
+    ['a team, a search and a channel', { teamIds: ['blue'], search: 'ledger', channelIds: ['ide'] }, 2],
+    ['a team, a search and a channel matching nothing together', { teamIds: ['blue'], search: 'rare', channelIds: ['ide'] }, 0],
+  ];
+
+  test.each(filters)('%s: every page of every order is the same either way', async (_label, partial, expected) => {
+    const filter: KeyFilter = {
+      ...noFilter, ...partial,
+      teamIds: (partial.teamIds ?? []).map((t) => (t === 'red' ? red : blue)),
+      channelIds: (partial.channelIds ?? []).map((c) => (c === 'ci' ? channelId : ideChannelId)),
+    };
+    for (const [field, direction] of ORDERS) {
+      for (const walkLimit of [1, 1000]) {
+        const [joined, lookedUp] = await Promise.all((['joined', 'probed'] as const).map((teams) => walkAll(filter, field, direction, walkLimit, teams)));
+        expect(lookedUp).toEqual(joined);
+        expect(joined.backward).toEqual(joined.forward);
+        expect(joined.forward.length).toBe(expected);
+      }
+    }
+  });
+});
+
+test('the teams\' links decide how they are tested: looked up from as many links as the bound, of the account\'s own teams', async () => {
+  const other = await seedAccount(server, 'globex');
+  const decide = (teamIds: string[], probedFrom: number) => server.service.db.transaction(account, (tx) => teamTestOf(tx, account, teamIds, probedFrom));
+  // red is on 24 keys, blue on 8
+  expect(await decide([red], 24)).toBe('probed');
+  expect(await decide([red], 25)).toBe('joined');
+  expect(await decide([red, blue], 32)).toBe('probed');
+  expect(await decide([blue], 9)).toBe('joined');
+  // another account's team, however many links it has, is none of this account's
+  const theirs = (await server.ok<{ createTeam: { team: { id: string } } }>(other.admin,
+    'mutation { createTeam(input: { name: "red" }) { team { id } } }')).createTeam.team.id;
+  for (let i = 0; i < 3; i++) await other.createKey({ name: `theirs ${i}`, teamIds: [theirs] });
+  expect(await decide([theirs], 1)).toBe('joined');
 });
 
 describe('the count of a search within other filters', () => {

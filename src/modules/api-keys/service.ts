@@ -48,10 +48,29 @@ export async function apiKeys(
     throw badInput(page.backward ? 'before' : 'after', 'Invalid cursor for this order');
   }
   const now = ctx.now();
-  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now);
+  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamTest(ctx, accountId, filter));
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
   const stamp = relations ? await primeRelations(ctx, accountId, rows, relations) : null;
   return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, accountId, filter, now, stamp));
+}
+
+/** How long a listing keeps how it tests a set of teams among other conditions. */
+const TEAM_TEST_KEPT_MS = 60_000;
+
+/**
+ * How the page tests its teams among other conditions (store.TeamTest), from how many links the
+ * teams have. Only the statement's plan depends on it, so it is kept a while for the same teams
+ * without a statement to check it.
+ */
+async function teamTest(ctx: Context, accountId: string, filter: store.KeyFilter): Promise<store.TeamTest> {
+  if (!store.teamsAmongOthers(filter)) return 'joined';
+  const key = JSON.stringify([accountId, [...filter.teamIds].sort()]);
+  const now = Date.now();
+  const kept = ctx.app.teamTests.peek(key, now);
+  if (kept) return kept.value;
+  const test = await store.teamTestOf(ctx.db, accountId, filter.teamIds);
+  ctx.app.teamTests.set(key, test, 0, now + TEAM_TEST_KEPT_MS);
+  return test;
 }
 
 /**
