@@ -113,7 +113,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const recentWriters = await startReadRouting(db, config.replicas.readYourWritesMs);
   const services: AppServices = { config, db, logger, clock, usage, verifier, idempotency, keyChanges, keyCounts: new KeyCounts(),
     // a facet list holds up to 500 values: 100 filters' facets stay within a few MB
-    keyFacets: new KeyCounts(100), teamTests: new KeyCounts(1000), catalog: new CatalogCache(), recentWriters };
+    keyFacets: new KeyCounts(100), teamLinks: new KeyCounts(1000), catalog: new CatalogCache(), recentWriters };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
   const listen = (server: http.Server, port: number) => new Promise<void>((resolve, reject) => {

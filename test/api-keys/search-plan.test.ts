@@ -4,7 +4,7 @@
 import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
 import type { PageRequest } from '../../src/lib/connection';
 import { countFacets } from '../../src/modules/api-keys/facets';
-import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter, type TeamTest, teamTestOf } from '../../src/modules/api-keys/store';
+import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter, type TeamLinks, teamLinksOf } from '../../src/modules/api-keys/store';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -53,7 +53,7 @@ const noFilter: KeyFilter = {
 
 /** Every page of 5, forward then backward from the end, as IDs. */
 async function walkAll(
-  filter: KeyFilter, field: ApiKeyOrderField, direction: OrderDirection, walkLimit: number, teams: TeamTest = 'joined',
+  filter: KeyFilter, field: ApiKeyOrderField, direction: OrderDirection, walkLimit: number, teamLinks: TeamLinks = 'few',
 ): Promise<{ forward: string[]; backward: string[] }> {
   const order = { field, direction };
   const now = new Date();
@@ -62,7 +62,7 @@ async function walkAll(
     let cursor: unknown[] | null = null;
     for (let guard = 0; guard < 50; guard++) {
       const page: PageRequest = { limit: 5, cursor, backward, hasCursor: cursor !== null };
-      const rows = await server.service.db.transaction(account, (tx) => pageKeys(tx, account, filter, order, page, now, teams, walkLimit));
+      const rows = await server.service.db.transaction(account, (tx) => pageKeys(tx, account, filter, order, page, now, teamLinks, walkLimit));
       const shown = rows.slice(0, 5);
       ids.push(...shown.map((k) => k.id));
       if (rows.length <= 5) return ids;
@@ -108,28 +108,28 @@ describe('teams among other conditions', () => {
     };
     for (const [field, direction] of ORDERS) {
       for (const walkLimit of [1, 1000]) {
-        const [joined, lookedUp] = await Promise.all((['joined', 'probed'] as const).map((teams) => walkAll(filter, field, direction, walkLimit, teams)));
-        expect(lookedUp).toEqual(joined);
-        expect(joined.backward).toEqual(joined.forward);
-        expect(joined.forward.length).toBe(expected);
+        const [few, many] = await Promise.all((['few', 'many'] as const).map((links) => walkAll(filter, field, direction, walkLimit, links)));
+        expect(many).toEqual(few);
+        expect(few.backward).toEqual(few.forward);
+        expect(few.forward.length).toBe(expected);
       }
     }
   });
 });
 
-test('the teams\' links decide how they are tested: looked up from as many links as the bound, of the account\'s own teams', async () => {
+test('teams\' links are many from the bound on, counting only the account\'s own', async () => {
   const other = await seedAccount(server, 'globex');
-  const decide = (teamIds: string[], probedFrom: number) => server.service.db.transaction(account, (tx) => teamTestOf(tx, account, teamIds, probedFrom));
+  const linksOf = (teamIds: string[], many: number) => server.service.db.transaction(account, (tx) => teamLinksOf(tx, account, teamIds, many));
   // red is on 24 keys, blue on 8
-  expect(await decide([red], 24)).toBe('probed');
-  expect(await decide([red], 25)).toBe('joined');
-  expect(await decide([red, blue], 32)).toBe('probed');
-  expect(await decide([blue], 9)).toBe('joined');
+  expect(await linksOf([red], 24)).toBe('many');
+  expect(await linksOf([red], 25)).toBe('few');
+  expect(await linksOf([red, blue], 32)).toBe('many');
+  expect(await linksOf([blue], 9)).toBe('few');
   // another account's team, however many links it has, is none of this account's
   const theirs = (await server.ok<{ createTeam: { team: { id: string } } }>(other.admin,
     'mutation { createTeam(input: { name: "red" }) { team { id } } }')).createTeam.team.id;
   for (let i = 0; i < 3; i++) await other.createKey({ name: `theirs ${i}`, teamIds: [theirs] });
-  expect(await decide([theirs], 1)).toBe('joined');
+  expect(await linksOf([theirs], 1)).toBe('few');
 });
 
 describe('the count of a search within other filters', () => {
@@ -170,26 +170,33 @@ test.each(['ledger', 'RARE', 'e', 'no such name'])('the facets of "%s" are the s
 
 describe('which statement a team filter pages with', () => {
   // the teams' links in key order (teamKeysInOrder in src/modules/api-keys/store.ts) serve one
-  // team and nothing else; several teams' links would be sorted (all of an account's 200 teams:
-  // 190,000 links sorted on disk), and other conditions are cheaper in the order's index
-  const fromLinks = (filter: Partial<KeyFilter>, field: ApiKeyOrderField = 'CREATED_AT') => {
+  // team and nothing else, and teams with few links whatever else is filtered; many teams' links
+  // would be sorted (all of an account's 200 teams: 190,000 links sorted on disk), and other
+  // conditions are cheaper in the order's index
+  const fromLinks = (filter: Partial<KeyFilter>, field: ApiKeyOrderField, teamLinks: TeamLinks) => {
     const page: PageRequest = { limit: 50, cursor: null, backward: false, hasCursor: false };
-    const { sql } = pageOfMatching(account, { ...noFilter, ...filter }, new Date(), { field, direction: 'DESC' }, page, 51).toSQL();
+    const { sql } = pageOfMatching(account, { ...noFilter, ...filter }, new Date(), { field, direction: 'DESC' }, page, 51, teamLinks).toSQL();
     return sql.includes('"kt"."key_created_at"');
   };
   const teams = (n: number) => Array.from({ length: n }, (_, i) => `team_${String(i).padStart(26, '0')}`);
 
-  test('one team alone, in creation order, reads its links in that order', () => {
-    expect(fromLinks({ teamIds: teams(1) })).toBe(true);
+  test.each([
+    ['one team alone', { teamIds: teams(1) }, 'CREATED_AT', 'many'],
+    ['one team alone, few links', { teamIds: teams(1) }, 'CREATED_AT', 'few'],
+    ['two teams with few links', { teamIds: teams(2) }, 'CREATED_AT', 'few'],
+    ['one team with few links and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT', 'few'],
+    ['the most teams a request may name (1,000) with few links and a channel', { teamIds: teams(1000), channelIds: ['c'] }, 'CREATED_AT', 'few'],
+  ] as [string, Partial<KeyFilter>, ApiKeyOrderField, TeamLinks][])('%s, in creation order, reads the links in that order', (_label, filter, field, links) => {
+    expect(fromLinks(filter, field, links)).toBe(true);
   });
 
   test.each([
-    ['two teams', { teamIds: teams(2) }, 'CREATED_AT'],
-    ['the most teams a request may name (1,000)', { teamIds: teams(1000) }, 'CREATED_AT'],
-    ['one team and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT'],
-    ['one team and a search', { teamIds: teams(1), search: 'ledger' }, 'CREATED_AT'],
-    ['one team in another order', { teamIds: teams(1) }, 'EXPIRES_AT'],
-  ] as [string, Partial<KeyFilter>, ApiKeyOrderField][])('%s walks the order\'s index instead', (_label, filter, field) => {
-    expect(fromLinks(filter, field)).toBe(false);
+    ['two teams with many links', { teamIds: teams(2) }, 'CREATED_AT', 'many'],
+    ['the most teams a request may name (1,000) with many links', { teamIds: teams(1000) }, 'CREATED_AT', 'many'],
+    ['one team with many links and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT', 'many'],
+    ['one team and a search', { teamIds: teams(1), search: 'ledger' }, 'CREATED_AT', 'few'],
+    ['one team in another order', { teamIds: teams(1) }, 'EXPIRES_AT', 'few'],
+  ] as [string, Partial<KeyFilter>, ApiKeyOrderField, TeamLinks][])('%s walks the order\'s index instead', (_label, filter, field, links) => {
+    expect(fromLinks(filter, field, links)).toBe(false);
   });
 });

@@ -48,29 +48,29 @@ export async function apiKeys(
     throw badInput(page.backward ? 'before' : 'after', 'Invalid cursor for this order');
   }
   const now = ctx.now();
-  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamTest(ctx, accountId, filter));
+  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamLinks(ctx, accountId, filter));
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
   const stamp = relations ? await primeRelations(ctx, accountId, rows, relations) : null;
   return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, accountId, filter, now, stamp));
 }
 
-/** How long a listing keeps how it tests a set of teams among other conditions. */
-const TEAM_TEST_KEPT_MS = 60_000;
+/** How long whether a set of teams' links are few or many is kept. */
+const TEAM_LINKS_KEPT_MS = 60_000;
 
 /**
- * How the page tests its teams among other conditions (store.TeamTest), from how many links the
- * teams have. Only the statement's plan depends on it, so it is kept a while for the same teams
- * without a statement to check it.
+ * Whether the filter's teams have few links or many (store.TeamLinks). Only the page's plan
+ * depends on it, never its rows, so it is kept a while for the same teams without a statement to
+ * check it.
  */
-async function teamTest(ctx: Context, accountId: string, filter: store.KeyFilter): Promise<store.TeamTest> {
-  if (!store.teamsAmongOthers(filter)) return 'joined';
+async function teamLinks(ctx: Context, accountId: string, filter: store.KeyFilter): Promise<store.TeamLinks> {
+  if (!filter.teamIds.length) return 'few';
   const key = JSON.stringify([accountId, [...filter.teamIds].sort()]);
   const now = Date.now();
-  const kept = ctx.app.teamTests.peek(key, now);
+  const kept = ctx.app.teamLinks.peek(key, now);
   if (kept) return kept.value;
-  const test = await store.teamTestOf(ctx.db, accountId, filter.teamIds);
-  ctx.app.teamTests.set(key, test, 0, now + TEAM_TEST_KEPT_MS);
-  return test;
+  const links = await store.teamLinksOf(ctx.db, accountId, filter.teamIds);
+  ctx.app.teamLinks.set(key, links, 0, now + TEAM_LINKS_KEPT_MS);
+  return links;
 }
 
 /**

@@ -91,11 +91,11 @@ export type FilterDimension = 'team' | 'developer' | 'channel' | 'instance' | 'c
  * read every one of their keys' rows to sort them (26–71 ms) rather than walk the order's index
  * until the page is full (2.1–2.2 ms).
  */
-export function filterConditions(f: KeyFilter, now: Date, teams: TeamTest = 'joined'): Partial<Record<FilterDimension, Knex.Raw>> {
+export function filterConditions(f: KeyFilter, now: Date, teamLinks: TeamLinks = 'few'): Partial<Record<FilterDimension, Knex.Raw>> {
   const out: Partial<Record<FilterDimension, Knex.Raw>> = {};
   const team: Knex.Raw[] = [];
   if (f.teamIds.length) {
-    team.push(teams === 'joined'
+    team.push(teamLinks === 'few'
       ? qb.raw('exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.team_id = any(?::text[]))', [f.teamIds])
       // a subquery with a limit is never joined: each key's links are looked up where it is tested
       : qb.raw('coalesce((select true from api_key_teams as kt where kt.api_key_id = k.id and kt.team_id = any(?::text[]) limit 1), false)', [f.teamIds]));
@@ -170,38 +170,37 @@ export function liveKeysNamed(
 }
 
 /** Live keys of the account that match the filter, as `k`. */
-function matching(accountId: string, f: KeyFilter, now: Date, teams: TeamTest = 'joined'): Knex.QueryBuilder {
+function matching(accountId: string, f: KeyFilter, now: Date, teamLinks: TeamLinks = 'few'): Knex.QueryBuilder {
   const q = liveKeys(accountId, f);
-  for (const condition of Object.values(filterConditions(f, now, teams))) q.whereRaw('(?)', [condition]);
+  for (const condition of Object.values(filterConditions(f, now, teamLinks))) q.whereRaw('(?)', [condition]);
   return q;
 }
 
 /**
- * How a condition on teams is tested: `joined` with the teams' links, the way PostgreSQL plans
- * from its estimate of them; `probed`, each key's links looked up by their primary key as the key
- * is tested. The estimate falls short when the teams hold many keys and other conditions narrow
- * them too: three teams' 4,992 links with a channel, a cloud and ACTIVE, on 420 keys of 100,000,
- * were taken for 31, so PostgreSQL read all 31,073 keys of the channel to sort them (19–32 ms)
- * rather than walk the order's index until the page was full with the links looked up (7–10 ms).
- * With few links the join is the cheaper (807 links: 7 ms joined, 40–50 ms looked up).
+ * How many links the filter's teams have, which decides how a page's statement tests them.
+ * `few`: joined with the links, the way PostgreSQL plans from its estimate of them; in creation
+ * order, without a search, the page starts from the links instead ({@link teamKeysInOrder}).
+ * `many`: each key's links looked up by their primary key as the key is tested. The estimate
+ * falls short when the teams hold many keys and other conditions narrow them too: three teams'
+ * 4,992 links with a channel, a cloud and ACTIVE, on 420 keys of 100,000, were taken for 31, so
+ * PostgreSQL read all 31,073 keys of the channel to sort them (19–32 ms) rather than walk the
+ * order's index until the page was full with the links looked up (7–10 ms). With few links the
+ * join is the cheaper (807 links and ACTIVE: 7 ms joined, 40–50 ms looked up, 1 ms from the
+ * links in creation order).
  */
-export type TeamTest = 'joined' | 'probed';
+export type TeamLinks = 'few' | 'many';
 
 /**
- * The teams' links from which a page looks each key's links up, when other conditions narrow the
- * keys too (on 100,000 keys, joined then looked up: 1,717 links 13–14 and 16–20 ms, 3,370 links
- * 32–43 and 13–15 ms).
+ * The teams' links from which they are `many` (on 100,000 keys, with a channel, a cloud and
+ * ACTIVE, joined then looked up: 1,717 links 13–14 and 16–20 ms, 3,370 links 32–43 and 13–15 ms).
  */
-export const TEAM_LINKS_PROBED = 2500;
+export const TEAM_LINKS_MANY = 2500;
 
-/** True when a filter names teams and narrows the keys otherwise too (what {@link teamTestOf} decides for). */
-export const teamsAmongOthers = (f: KeyFilter): boolean => f.teamIds.length > 0 && !matchesEveryKey({ ...f, teamIds: [], search: null });
-
-/** How a page tests these teams among other conditions ({@link TeamTest}): their links counted as far as `probedFrom`. */
-export async function teamTestOf(db: Db, accountId: string, teamIds: string[], probedFrom = TEAM_LINKS_PROBED): Promise<TeamTest> {
-  const links = qb('api_key_teams').select(qb.raw('1')).where('account_id', accountId).whereRaw('team_id = any(?::text[])', [teamIds]).limit(probedFrom);
+/** Whether these teams' links are few or many ({@link TeamLinks}): counted as far as `many`. */
+export async function teamLinksOf(db: Db, accountId: string, teamIds: string[], many = TEAM_LINKS_MANY): Promise<TeamLinks> {
+  const links = qb('api_key_teams').select(qb.raw('1')).where('account_id', accountId).whereRaw('team_id = any(?::text[])', [teamIds]).limit(many);
   const row = await db.first<{ n: number }>(qb.count('* as n').from(links.as('l')));
-  return Number(row?.n ?? 0) >= probedFrom ? 'probed' : 'joined';
+  return Number(row?.n ?? 0) >= many ? 'many' : 'few';
 }
 
 /**
@@ -238,21 +237,21 @@ const rowsOf = (ids: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, rows
  * order's index alone where it carries the filtered columns (the newest-first index does:
  * migrations/20261201000100_created_index_covers_filters.ts), and only the rows of the keys
  * shown are read: the keys passed over, tens of thousands when the matches are old keys, are
- * never read from the table. Without conditions, the first rows in order are the page. One team
- * and nothing else, in creation order, starts from the team's links instead
- * ({@link teamKeysInOrder}): they are in that order in the index, so the page reads about as
- * many links as it shows. Several teams' links would have to be sorted (all of an account's
- * 200 teams: 190,000 links sorted on disk, 156–234 ms, where the walk takes 0.5–0.9 ms), and
- * other conditions would be tested on the keys' rows rather than in the order's index. `teams`:
- * how a condition on teams is tested ({@link TeamTest}).
+ * never read from the table. Without conditions, the first rows in order are the page. In
+ * creation order, one team and nothing else, or teams with few links ({@link TeamLinks}), start
+ * from the teams' links instead ({@link teamKeysInOrder}): one team's are in that order in the
+ * index, so the page reads about as many links as it shows. Many teams' links would have to be
+ * sorted (all of an account's 200 teams: 190,000 links sorted on disk, 156–234 ms, where the walk
+ * takes 0.5–0.9 ms), and with other conditions each of them might have its key's row read.
  */
 export function pageOfMatching(
-  accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number, teams: TeamTest = 'joined',
+  accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number, teamLinks: TeamLinks = 'few',
 ): Knex.QueryBuilder {
-  if (order.field === 'CREATED_AT' && f.teamIds.length === 1 && matchesEveryKey({ ...f, teamIds: [], withoutTeam: null })) {
+  const oneTeamAlone = f.teamIds.length === 1 && matchesEveryKey({ ...f, teamIds: [], withoutTeam: null });
+  if (order.field === 'CREATED_AT' && f.teamIds.length && f.search === null && (teamLinks === 'few' || oneTeamAlone)) {
     return rowsOf(teamKeysInOrder(accountId, f, now, order, page, rows), order, page, rows);
   }
-  const q = matching(accountId, f, now, teams);
+  const q = matching(accountId, f, now, teamLinks);
   if (matchesEveryKey({ ...f, search: null })) return ordered(q.select('k.*'), order, page, rows);
   return rowsOf(ordered(q.select('k.id'), order, page, rows), order, page, rows);
 }
@@ -281,18 +280,18 @@ function teamKeysInOrder(accountId: string, f: KeyFilter, now: Date, order: KeyO
  * the listing's order, at most `walkLimit` keys, testing each name (their IDs, names and sort
  * values only, from the index where it carries them), and stops once the page is full; then it
  * reads the rows of the page's keys. When that falls short (a rarer word, other filters, the end
- * of the results), the page is read from every key the names' index matches. `teams`: how a
- * condition on teams is tested ({@link TeamTest}).
+ * of the results), the page is read from every key the names' index matches. `teamLinks`: how
+ * many links the filter's teams have ({@link TeamLinks}).
  */
 export async function pageKeys(
   db: Db, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date,
-  teams: TeamTest = 'joined', walkLimit = SEARCH_WALK_LIMIT,
+  teamLinks: TeamLinks = 'few', walkLimit = SEARCH_WALK_LIMIT,
 ): Promise<ApiKeyRecord[]> {
   const rows = page.limit + 1;
-  const matched = () => records(db, pageOfMatching(accountId, f, now, order, page, rows, teams));
+  const matched = () => records(db, pageOfMatching(accountId, f, now, order, page, rows, teamLinks));
   if (!f.search) return matched();
   const columns = [...new Set(['k.id', 'k.name', `k.${SORT[order.field].column}`])];
-  const walk = ordered(matching(accountId, { ...f, search: null }, now, teams).select(columns), order, page, walkLimit);
+  const walk = ordered(matching(accountId, { ...f, search: null }, now, teamLinks).select(columns), order, page, walkLimit);
   const named = qb.select('k.id').from(walk.as('k')).whereRaw('?', [nameLike(likePattern(f.search))]);
   const found = await records(db, rowsOf(ordered(named, order, { ...page, cursor: null }, rows), order, page, rows));
   if (found.length === rows) return found;
