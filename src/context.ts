@@ -18,7 +18,6 @@ import { createInstanceLoaders } from './modules/instances/loaders';
 import { createTeamLoaders } from './modules/teams/loaders';
 import { createUsageLoaders } from './modules/usage/loaders';
 import type { UsageRecorder } from './modules/usage/recorder';
-import type { TeamLinks } from './modules/api-keys/store';
 import type { KeyVerifier } from './modules/verification/verifier';
 
 /** Long-lived parts of one running service, shared by its requests (nothing of it is process-wide). */
@@ -36,8 +35,8 @@ export interface AppServices {
   keyCounts: KeyCounts;
   /** Facet counts kept by (account, filter, first), the same way. */
   keyFacets: KeyCounts<CountedFacets>;
-  /** Whether teams' links are few or many, by (account, teams), which only listings' plans depend on: kept a minute. */
-  teamLinks: KeyCounts<TeamLinks>;
+  /** How many links teams have, by (account, teams), which only listings' plans depend on: kept a minute. */
+  teamLinks: KeyCounts<number>;
   /** Developers, instances and channels that listings showed, good while the account's catalog stamp stays. */
   catalog: CatalogCache;
   /** With read replicas: the principals whose reads stay on the primary after their writes (null: no replicas). */

@@ -44,3 +44,18 @@ test('past its bound the least recently used entry goes; a read counts as a use'
   expect([counts.peek('a', 0)?.value, counts.peek('b', 0)?.value, counts.peek('c', 0)?.value]).toEqual([1, undefined, 3]);
   expect(counts.size).toBe(2);
 });
+
+test('a kept count\'s key is short however many teams its filter names, and tells filters apart', () => {
+  const filter = {
+    search: null, teamIds: [] as string[], withoutTeam: null, developerIds: [], channelIds: [], instanceIds: [], clouds: [], statuses: [],
+    expiresBefore: null, expiresAfter: null,
+  };
+  const teams = Array.from({ length: 1000 }, (_, i) => `team_${String(i).padStart(26, '0')}`);
+  const most = KeyCounts.keyOf('acme', { ...filter, teamIds: teams });
+  expect(most.length).toBeLessThanOrEqual(44);
+  // the teams' order does not matter; one team fewer, another account or another search does
+  expect(KeyCounts.keyOf('acme', { ...filter, teamIds: [...teams].reverse() })).toBe(most);
+  expect(KeyCounts.keyOf('acme', { ...filter, teamIds: teams.slice(1) })).not.toBe(most);
+  expect(KeyCounts.keyOf('globex', { ...filter, teamIds: teams })).not.toBe(most);
+  expect(KeyCounts.keyOf('acme', { ...filter, teamIds: teams, search: 'e' })).not.toBe(most);
+});

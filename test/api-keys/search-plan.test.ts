@@ -4,7 +4,7 @@
 import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
 import type { PageRequest } from '../../src/lib/connection';
 import { countFacets } from '../../src/modules/api-keys/facets';
-import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter, type TeamLinks, teamLinksOf } from '../../src/modules/api-keys/store';
+import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter, TEAM_LINKS, teamLinksOf } from '../../src/modules/api-keys/store';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -53,7 +53,7 @@ const noFilter: KeyFilter = {
 
 /** Every page of 5, forward then backward from the end, as IDs. */
 async function walkAll(
-  filter: KeyFilter, field: ApiKeyOrderField, direction: OrderDirection, walkLimit: number, teamLinks: TeamLinks = 'few',
+  filter: KeyFilter, field: ApiKeyOrderField, direction: OrderDirection, walkLimit: number, teamLinks = 0,
 ): Promise<{ forward: string[]; backward: string[] }> {
   const order = { field, direction };
   const now = new Date();
@@ -108,8 +108,9 @@ describe('teams among other conditions', () => {
     };
     for (const [field, direction] of ORDERS) {
       for (const walkLimit of [1, 1000]) {
-        const [few, many] = await Promise.all((['few', 'many'] as const).map((links) => walkAll(filter, field, direction, walkLimit, links)));
-        expect(many).toEqual(few);
+        // as many links as each way is taken for: from the links or joined, hashed, joined again
+        const [few, ...others] = await Promise.all([0, TEAM_LINKS.hashedFrom, TEAM_LINKS.joinedFrom].map((links) => walkAll(filter, field, direction, walkLimit, links)));
+        for (const other of others) expect(other).toEqual(few);
         expect(few.backward).toEqual(few.forward);
         expect(few.forward.length).toBe(expected);
       }
@@ -117,19 +118,19 @@ describe('teams among other conditions', () => {
   });
 });
 
-test('teams\' links are many from the bound on, counting only the account\'s own', async () => {
+test('teams\' links are counted as far as the bound, only the account\'s own', async () => {
   const other = await seedAccount(server, 'globex');
-  const linksOf = (teamIds: string[], many: number) => server.service.db.transaction(account, (tx) => teamLinksOf(tx, account, teamIds, many));
+  const linksOf = (teamIds: string[], upTo?: number) => server.service.db.transaction(account, (tx) => teamLinksOf(tx, account, teamIds, upTo));
   // red is on 24 keys, blue on 8
-  expect(await linksOf([red], 24)).toBe('many');
-  expect(await linksOf([red], 25)).toBe('few');
-  expect(await linksOf([red, blue], 32)).toBe('many');
-  expect(await linksOf([blue], 9)).toBe('few');
+  expect(await linksOf([red])).toBe(24);
+  expect(await linksOf([red], 10)).toBe(10);
+  expect(await linksOf([red, blue])).toBe(32);
+  expect(await linksOf([blue], 9)).toBe(8);
   // another account's team, however many links it has, is none of this account's
   const theirs = (await server.ok<{ createTeam: { team: { id: string } } }>(other.admin,
     'mutation { createTeam(input: { name: "red" }) { team { id } } }')).createTeam.team.id;
   for (let i = 0; i < 3; i++) await other.createKey({ name: `theirs ${i}`, teamIds: [theirs] });
-  expect(await linksOf([theirs], 1)).toBe('few');
+  expect(await linksOf([theirs])).toBe(0);
 });
 
 describe('the count of a search within other filters', () => {
@@ -173,30 +174,43 @@ describe('which statement a team filter pages with', () => {
   // team and nothing else, and teams with few links whatever else is filtered; many teams' links
   // would be sorted (all of an account's 200 teams: 190,000 links sorted on disk), and other
   // conditions are cheaper in the order's index
-  const fromLinks = (filter: Partial<KeyFilter>, field: ApiKeyOrderField, teamLinks: TeamLinks) => {
+  const fromLinks = (filter: Partial<KeyFilter>, field: ApiKeyOrderField, teamLinks: number) => {
     const page: PageRequest = { limit: 50, cursor: null, backward: false, hasCursor: false };
     const { sql } = pageOfMatching(account, { ...noFilter, ...filter }, new Date(), { field, direction: 'DESC' }, page, 51, teamLinks).toSQL();
     return sql.includes('"kt"."key_created_at"');
   };
   const teams = (n: number) => Array.from({ length: n }, (_, i) => `team_${String(i).padStart(26, '0')}`);
+  const [FEW, MANY] = [TEAM_LINKS.hashedFrom - 1, TEAM_LINKS.hashedFrom];
 
   test.each([
-    ['one team alone', { teamIds: teams(1) }, 'CREATED_AT', 'many'],
-    ['one team alone, few links', { teamIds: teams(1) }, 'CREATED_AT', 'few'],
-    ['two teams with few links', { teamIds: teams(2) }, 'CREATED_AT', 'few'],
-    ['one team with few links and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT', 'few'],
-    ['the most teams a request may name (1,000) with few links and a channel', { teamIds: teams(1000), channelIds: ['c'] }, 'CREATED_AT', 'few'],
-  ] as [string, Partial<KeyFilter>, ApiKeyOrderField, TeamLinks][])('%s, in creation order, reads the links in that order', (_label, filter, field, links) => {
+    ['one team alone', { teamIds: teams(1) }, 'CREATED_AT', MANY],
+    ['one team alone, few links', { teamIds: teams(1) }, 'CREATED_AT', FEW],
+    ['two teams with few links', { teamIds: teams(2) }, 'CREATED_AT', FEW],
+    ['one team with few links and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT', FEW],
+    ['the most teams a request may name (1,000) with few links and a channel', { teamIds: teams(1000), channelIds: ['c'] }, 'CREATED_AT', FEW],
+  ] as [string, Partial<KeyFilter>, ApiKeyOrderField, number][])('%s, in creation order, reads the links in that order', (_label, filter, field, links) => {
     expect(fromLinks(filter, field, links)).toBe(true);
   });
 
   test.each([
-    ['two teams with many links', { teamIds: teams(2) }, 'CREATED_AT', 'many'],
-    ['the most teams a request may name (1,000) with many links', { teamIds: teams(1000) }, 'CREATED_AT', 'many'],
-    ['one team with many links and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT', 'many'],
-    ['one team and a search', { teamIds: teams(1), search: 'ledger' }, 'CREATED_AT', 'few'],
-    ['one team in another order', { teamIds: teams(1) }, 'EXPIRES_AT', 'few'],
-  ] as [string, Partial<KeyFilter>, ApiKeyOrderField, TeamLinks][])('%s walks the order\'s index instead', (_label, filter, field, links) => {
+    ['two teams with many links', { teamIds: teams(2) }, 'CREATED_AT', MANY],
+    ['the most teams a request may name (1,000) with many links', { teamIds: teams(1000) }, 'CREATED_AT', MANY],
+    ['one team with many links and a status', { teamIds: teams(1), statuses: ['ACTIVE'] }, 'CREATED_AT', MANY],
+    ['one team and a search', { teamIds: teams(1), search: 'ledger' }, 'CREATED_AT', FEW],
+    ['one team in another order', { teamIds: teams(1) }, 'EXPIRES_AT', FEW],
+  ] as [string, Partial<KeyFilter>, ApiKeyOrderField, number][])('%s walks the order\'s index instead', (_label, filter, field, links) => {
     expect(fromLinks(filter, field, links)).toBe(false);
+  });
+
+  test.each([
+    ['joined', TEAM_LINKS.hashedFrom - 1, false],
+    ['hashed', TEAM_LINKS.hashedFrom, true],
+    ['hashed', TEAM_LINKS.joinedFrom - 1, true],
+    ['joined again', TEAM_LINKS.joinedFrom, false],
+  ])('walking the order, the teams are %s with %d links', (_way, links, hashed) => {
+    const page: PageRequest = { limit: 50, cursor: null, backward: false, hasCursor: false };
+    const { sql } = pageOfMatching(account, { ...noFilter, teamIds: teams(3), statuses: ['ACTIVE'] }, new Date(), { field: 'NAME', direction: 'ASC' }, page, 51, links).toSQL();
+    expect(sql.includes('k.id in (select kt.api_key_id')).toBe(hashed);
+    expect(sql.includes('exists (select 1 from api_key_teams')).toBe(!hashed);
   });
 });

@@ -19,7 +19,7 @@ import type { TeamRecord } from '../teams/model';
 import { resolveTeams } from '../teams/service';
 import { notifyKeysChanged, recordEvents } from './events';
 import { checkExpiry, lifetimeSeconds, maxExpiry, toEventFilter, toKeyFilter, toKeyOrder } from './input';
-import { KeyCounts } from './counts';
+import { KeyCounts, keptKey } from './counts';
 import { countFacets, labelled, stampAndNames, type KeyFacets } from './facets';
 import { change, deleteKeys, event, inChunks, recordTeamChanges, relationChange, revokeKeys, teamNames, type Changes } from './keys';
 import { DEFAULT_LIFETIME_SECONDS, inIdOrder, MAX_GRACE_SECONDS, type ApiKeyEventRecord, type ApiKeyRecord } from './model';
@@ -54,17 +54,17 @@ export async function apiKeys(
   return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, accountId, filter, now, stamp));
 }
 
-/** How long whether a set of teams' links are few or many is kept. */
+/** How long the count of a set of teams' links is kept. */
 const TEAM_LINKS_KEPT_MS = 60_000;
 
 /**
- * Whether the filter's teams have few links or many (store.TeamLinks). Only the page's plan
+ * How many links the filter's teams have (store.TEAM_LINKS). Only the page's plan
  * depends on it, never its rows, so it is kept a while for the same teams without a statement to
  * check it.
  */
-async function teamLinks(ctx: Context, accountId: string, filter: store.KeyFilter): Promise<store.TeamLinks> {
-  if (!filter.teamIds.length) return 'few';
-  const key = JSON.stringify([accountId, [...filter.teamIds].sort()]);
+async function teamLinks(ctx: Context, accountId: string, filter: store.KeyFilter): Promise<number> {
+  if (!filter.teamIds.length) return 0;
+  const key = keptKey([accountId, [...filter.teamIds].sort()]);
   const now = Date.now();
   const kept = ctx.app.teamLinks.peek(key, now);
   if (kept) return kept.value;

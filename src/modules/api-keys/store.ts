@@ -91,14 +91,14 @@ export type FilterDimension = 'team' | 'developer' | 'channel' | 'instance' | 'c
  * read every one of their keys' rows to sort them (26–71 ms) rather than walk the order's index
  * until the page is full (2.1–2.2 ms).
  */
-export function filterConditions(f: KeyFilter, now: Date, teamLinks: TeamLinks = 'few'): Partial<Record<FilterDimension, Knex.Raw>> {
+export function filterConditions(f: KeyFilter, now: Date, teamLinks = 0): Partial<Record<FilterDimension, Knex.Raw>> {
   const out: Partial<Record<FilterDimension, Knex.Raw>> = {};
   const team: Knex.Raw[] = [];
   if (f.teamIds.length) {
-    team.push(teamLinks === 'few'
-      ? qb.raw('exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.team_id = any(?::text[]))', [f.teamIds])
-      // a subquery with a limit is never joined: each key's links are looked up where it is tested
-      : qb.raw('coalesce((select true from api_key_teams as kt where kt.api_key_id = k.id and kt.team_id = any(?::text[]) limit 1), false)', [f.teamIds]));
+    team.push(teamsHashed(teamLinks)
+      // an `in` under an `or` is not made a join: the key is tested against a hash of the links ({@link TEAM_LINKS})
+      ? qb.raw('(k.id in (select kt.api_key_id from api_key_teams as kt where kt.team_id = any(?::text[])) or false)', [f.teamIds])
+      : qb.raw('exists (select 1 from api_key_teams as kt where kt.api_key_id = k.id and kt.team_id = any(?::text[]))', [f.teamIds]));
   }
   if (f.withoutTeam !== null) {
     team.push(qb.raw(`${f.withoutTeam ? 'not ' : ''}exists (select 1 from api_key_teams as kt0 where kt0.api_key_id = k.id)`));
@@ -170,37 +170,38 @@ export function liveKeysNamed(
 }
 
 /** Live keys of the account that match the filter, as `k`. */
-function matching(accountId: string, f: KeyFilter, now: Date, teamLinks: TeamLinks = 'few'): Knex.QueryBuilder {
+function matching(accountId: string, f: KeyFilter, now: Date, teamLinks = 0): Knex.QueryBuilder {
   const q = liveKeys(accountId, f);
   for (const condition of Object.values(filterConditions(f, now, teamLinks))) q.whereRaw('(?)', [condition]);
   return q;
 }
 
 /**
- * How many links the filter's teams have, which decides how a page's statement tests them.
- * `few`: joined with the links, the way PostgreSQL plans from its estimate of them; in creation
- * order, without a search, the page starts from the links instead ({@link teamKeysInOrder}).
- * `many`: each key's links looked up by their primary key as the key is tested. The estimate
- * falls short when the teams hold many keys and other conditions narrow them too: three teams'
- * 4,992 links with a channel, a cloud and ACTIVE, on 420 keys of 100,000, were taken for 31, so
- * PostgreSQL read all 31,073 keys of the channel to sort them (19–32 ms) rather than walk the
- * order's index until the page was full with the links looked up (7–10 ms). With few links the
- * join is the cheaper (807 links and ACTIVE: 7 ms joined, 40–50 ms looked up, 1 ms from the
- * links in creation order).
+ * How a page tests a filter's teams depends on how many links they have (`teamLinks`, counted as
+ * far as `joinedFrom` by {@link teamLinksOf}). PostgreSQL plans a join with the links from its
+ * estimate of them, and that estimate falls short when the teams hold many keys and other
+ * conditions narrow them too: three teams' 4,992 links with a channel, a cloud and ACTIVE, on 420
+ * keys of 100,000, were taken for 31, so it read all 31,073 keys of the channel to sort them
+ * (19–32 ms) rather than walk the order's index until the page was full.
+ * - Fewer than `hashedFrom`: joined; in creation order, without a search, the page starts from the
+ *   links instead ({@link teamKeysInOrder}): the median team (807 links) and ACTIVE, 1 ms against
+ *   7 ms joined.
+ * - From `hashedFrom` to `joinedFrom`: each key tested against a hash of the links, built once, as
+ *   the order's index is walked (the three teams above: 7 ms; on the 1M-key set 6–8 ms against
+ *   22 ms joined). Looking each key's links up by their primary key instead took 7–10 ms on the
+ *   first and 70–95 ms on the second, whose links are mostly not in memory.
+ * - From `joinedFrom`: joined, as the hash would cost more to build than the join (all 200 teams
+ *   of an account, 190,000 links: 115 ms hashed, 1–2 ms joined, with ACTIVE).
  */
-export type TeamLinks = 'few' | 'many';
+export const TEAM_LINKS = { hashedFrom: 2500, joinedFrom: 20_000 };
 
-/**
- * The teams' links from which they are `many` (on 100,000 keys, with a channel, a cloud and
- * ACTIVE, joined then looked up: 1,717 links 13–14 and 16–20 ms, 3,370 links 32–43 and 13–15 ms).
- */
-export const TEAM_LINKS_MANY = 2500;
+const teamsHashed = (teamLinks: number): boolean => teamLinks >= TEAM_LINKS.hashedFrom && teamLinks < TEAM_LINKS.joinedFrom;
 
-/** Whether these teams' links are few or many ({@link TeamLinks}): counted as far as `many`. */
-export async function teamLinksOf(db: Db, accountId: string, teamIds: string[], many = TEAM_LINKS_MANY): Promise<TeamLinks> {
-  const links = qb('api_key_teams').select(qb.raw('1')).where('account_id', accountId).whereRaw('team_id = any(?::text[])', [teamIds]).limit(many);
+/** The links of these teams, counted as far as `upTo` (an index-only count). */
+export async function teamLinksOf(db: Db, accountId: string, teamIds: string[], upTo = TEAM_LINKS.joinedFrom): Promise<number> {
+  const links = qb('api_key_teams').select(qb.raw('1')).where('account_id', accountId).whereRaw('team_id = any(?::text[])', [teamIds]).limit(upTo);
   const row = await db.first<{ n: number }>(qb.count('* as n').from(links.as('l')));
-  return Number(row?.n ?? 0) >= many ? 'many' : 'few';
+  return Number(row?.n ?? 0);
 }
 
 /**
@@ -238,17 +239,17 @@ const rowsOf = (ids: Knex.QueryBuilder, order: KeyOrder, page: PageRequest, rows
  * migrations/20261201000100_created_index_covers_filters.ts), and only the rows of the keys
  * shown are read: the keys passed over, tens of thousands when the matches are old keys, are
  * never read from the table. Without conditions, the first rows in order are the page. In
- * creation order, one team and nothing else, or teams with few links ({@link TeamLinks}), start
+ * creation order, one team and nothing else, or teams with few links ({@link TEAM_LINKS}), start
  * from the teams' links instead ({@link teamKeysInOrder}): one team's are in that order in the
  * index, so the page reads about as many links as it shows. Many teams' links would have to be
  * sorted (all of an account's 200 teams: 190,000 links sorted on disk, 156–234 ms, where the walk
  * takes 0.5–0.9 ms), and with other conditions each of them might have its key's row read.
  */
 export function pageOfMatching(
-  accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number, teamLinks: TeamLinks = 'few',
+  accountId: string, f: KeyFilter, now: Date, order: KeyOrder, page: PageRequest, rows: number, teamLinks = 0,
 ): Knex.QueryBuilder {
   const oneTeamAlone = f.teamIds.length === 1 && matchesEveryKey({ ...f, teamIds: [], withoutTeam: null });
-  if (order.field === 'CREATED_AT' && f.teamIds.length && f.search === null && (teamLinks === 'few' || oneTeamAlone)) {
+  if (order.field === 'CREATED_AT' && f.teamIds.length && f.search === null && (teamLinks < TEAM_LINKS.hashedFrom || oneTeamAlone)) {
     return rowsOf(teamKeysInOrder(accountId, f, now, order, page, rows), order, page, rows);
   }
   const q = matching(accountId, f, now, teamLinks);
@@ -281,11 +282,11 @@ function teamKeysInOrder(accountId: string, f: KeyFilter, now: Date, order: KeyO
  * values only, from the index where it carries them), and stops once the page is full; then it
  * reads the rows of the page's keys. When that falls short (a rarer word, other filters, the end
  * of the results), the page is read from every key the names' index matches. `teamLinks`: how
- * many links the filter's teams have ({@link TeamLinks}).
+ * many links the filter's teams have ({@link TEAM_LINKS}).
  */
 export async function pageKeys(
   db: Db, accountId: string, f: KeyFilter, order: KeyOrder, page: PageRequest, now: Date,
-  teamLinks: TeamLinks = 'few', walkLimit = SEARCH_WALK_LIMIT,
+  teamLinks = 0, walkLimit = SEARCH_WALK_LIMIT,
 ): Promise<ApiKeyRecord[]> {
   const rows = page.limit + 1;
   const matched = () => records(db, pageOfMatching(accountId, f, now, order, page, rows, teamLinks));
