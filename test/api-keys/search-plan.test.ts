@@ -4,13 +4,14 @@
 import type { ApiKeyOrderField, OrderDirection } from '../../src/generated/graphql';
 import type { PageRequest } from '../../src/lib/connection';
 import { countFacets } from '../../src/modules/api-keys/facets';
-import { countKeys, cursorOfKey, pageKeys, pageOfMatching, type CountBounds, type KeyFilter, TEAM_LINKS, teamLinksOf } from '../../src/modules/api-keys/store';
+import { countKeys, cursorOfKey, FEW_NAMED, pageKeys, pageOfMatching, searchWalkLimit, type CountBounds, type KeyFilter, TEAM_LINKS, teamLinksOf } from '../../src/modules/api-keys/store';
 import { seedAccount } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const DAY_MS = 86_400_000;
 /** Keys a search reads in order before it turns to the names' index. */
 const WALK_LIMITS = {
+  'the names index at once (a search whose count was last kept small)': 0,
   'the names index': 1,
   'the listing order': 1000,
   'the order, falling short on some pages': 7,
@@ -90,6 +91,16 @@ describe.each(['ledger', 'RARE', 'no such name'])('search "%s"', (search) => {
     for (const r of results) expect(r.forward).toEqual(results[0].forward);
     if (search === 'ledger') expect(results[0].forward.length).toBeGreaterThan(5);
   });
+});
+
+test('a search alone whose count was last kept small reads the names\' index at once; with other filters, or not counted, it walks first', () => {
+  const search = { ...noFilter, search: 'ledger' };
+  expect(searchWalkLimit(search, FEW_NAMED)).toBe(0);
+  expect(searchWalkLimit(search, 0)).toBe(0);
+  expect(searchWalkLimit(search, FEW_NAMED + 1)).toBeGreaterThan(0);
+  expect(searchWalkLimit(search, undefined)).toBeGreaterThan(0);
+  expect(searchWalkLimit({ ...search, channelIds: [channelId] }, 0)).toBeGreaterThan(0);
+  expect(searchWalkLimit(noFilter, 0)).toBeGreaterThan(0);
 });
 
 describe('teams among other conditions', () => {

@@ -48,10 +48,13 @@ export async function apiKeys(
     throw badInput(page.backward ? 'before' : 'after', 'Invalid cursor for this order');
   }
   const now = ctx.now();
-  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamLinks(ctx, accountId, filter));
+  const countKey = KeyCounts.keyOf(accountId, filter);
+  // the count last kept, even from before a change, tells how the page may find a search's keys (never which)
+  const walkLimit = store.searchWalkLimit(filter, ctx.app.keyCounts.peek(countKey, now.getTime())?.value);
+  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamLinks(ctx, accountId, filter), walkLimit);
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
   const stamp = relations ? await primeRelations(ctx, accountId, rows, relations) : null;
-  return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, accountId, filter, now, stamp));
+  return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, countKey, accountId, filter, now, stamp));
 }
 
 /** How long the count of a set of teams' links is kept. */
@@ -79,8 +82,9 @@ async function teamLinks(ctx: Context, accountId: string, filter: store.KeyFilte
  * (src/modules/api-keys/counts.ts); otherwise the keys are counted, with the stamp and the next
  * expiry in the same statement.
  */
-async function countKeys(ctx: Context, accountId: string, filter: store.KeyFilter, now: Date, stampRead: number | null): Promise<number> {
-  const key = KeyCounts.keyOf(accountId, filter);
+async function countKeys(
+  ctx: Context, key: string, accountId: string, filter: store.KeyFilter, now: Date, stampRead: number | null,
+): Promise<number> {
   const counts = ctx.app.keyCounts;
   const kept = counts.get(key, stampRead ?? await store.countStamp(ctx.db, accountId), now.getTime());
   if (kept !== undefined) return kept;
