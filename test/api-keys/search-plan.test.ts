@@ -20,6 +20,8 @@ const ORDERS: [ApiKeyOrderField, OrderDirection][] = [['CREATED_AT', 'DESC'], ['
 
 let server: TestServer;
 let account: string;
+let admin: string;
+let createKey: Awaited<ReturnType<typeof seedAccount>>['createKey'];
 let channelId: string;
 let ideChannelId: string;
 /** Two teams: red on about two thirds of the keys, blue on a fifth (some keys on both, some on neither). */
@@ -30,6 +32,8 @@ beforeAll(async () => {
   server = await startTestServer();
   const acme = await seedAccount(server, 'acme');
   account = acme.account;
+  admin = acme.admin;
+  createKey = acme.createKey;
   channelId = acme.channels.ci.id;
   ideChannelId = acme.channels.ide.id;
   const team = async (name: string) => (await server.ok<{ createTeam: { team: { id: string } } }>(acme.admin,
@@ -101,6 +105,28 @@ test('a search alone whose count was last kept small reads the names\' index at 
   expect(searchWalkLimit(search, undefined)).toBeGreaterThan(0);
   expect(searchWalkLimit({ ...search, channelIds: [channelId] }, 0)).toBeGreaterThan(0);
   expect(searchWalkLimit(noFilter, 0)).toBeGreaterThan(0);
+});
+
+test('typed a character at a time, each term\'s pages and count are those of the whole listing, before and after a change', async () => {
+  const list = async (search: string) => (await server.ok<{ apiKeys: { totalCount: number; edges: { node: { id: string } }[] } }>(admin,
+    'query($search: String) { apiKeys(first: 50, filter: { search: $search }) { totalCount edges { node { id } } } }', { search })).apiKeys;
+  const expected = async (search: string) => (await walkAll({ ...noFilter, search }, 'CREATED_AT', 'DESC', 1000)).forward;
+  const typed = ['r', 'ra', 'rar', 'rare', 'rare ', 'rare t'];
+  for (let round = 0; round < 2; round++) {
+    // the second time, each term's count and its prefixes' are kept: the pages read the names' index at once
+    for (const search of typed) {
+      const page = await list(search);
+      const ids = await expected(search);
+      expect({ search, ids: page.edges.map((e) => e.node.id), n: page.totalCount }).toEqual({ search, ids: ids.slice(0, 50), n: ids.length });
+    }
+  }
+  // a key named after the counts were kept is found by every term it matches
+  const added = await createKey({ name: 'Rare tool added' });
+  for (const search of typed) {
+    const page = await list(search);
+    expect(page.edges.map((e) => e.node.id)).toContain(added.id);
+    expect(page.totalCount).toBe((await expected(search)).length);
+  }
 });
 
 describe('teams among other conditions', () => {

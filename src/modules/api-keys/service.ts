@@ -49,12 +49,28 @@ export async function apiKeys(
   }
   const now = ctx.now();
   const countKey = KeyCounts.keyOf(accountId, filter);
-  // the count last kept, even from before a change, tells how the page may find a search's keys (never which)
-  const walkLimit = store.searchWalkLimit(filter, ctx.app.keyCounts.peek(countKey, now.getTime())?.value);
+  const walkLimit = store.searchWalkLimit(filter, lastSearchCount(ctx, countKey, accountId, filter, now));
   const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamLinks(ctx, accountId, filter), walkLimit);
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
   const stamp = relations ? await primeRelations(ctx, accountId, rows, relations) : null;
   return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, countKey, accountId, filter, now, stamp));
+}
+
+/**
+ * The count last kept for the filter's search or, as it is typed a character at a time, for the
+ * longest of its prefixes counted (a name holding a term holds each of its prefixes, so that
+ * count bounds the term's). Even from before a change, it only tells how the page may find the
+ * search's keys, never which.
+ */
+function lastSearchCount(ctx: Context, countKey: string, accountId: string, filter: store.KeyFilter, now: Date): number | undefined {
+  const counts = ctx.app.keyCounts;
+  const search = filter.search;
+  if (search === null || !store.searchOnly(filter)) return undefined;
+  let kept = counts.peek(countKey, now.getTime())?.value;
+  for (let n = search.length - 1; kept === undefined && n > 0; n--) {
+    kept = counts.peek(KeyCounts.keyOf(accountId, { ...filter, search: search.slice(0, n) }), now.getTime())?.value;
+  }
+  return kept;
 }
 
 /** How long the count of a set of teams' links is kept. */

@@ -314,7 +314,10 @@ export const FEW_NAMED = 500;
 
 /** How many keys a search walks before the names' index ({@link pageKeys}), given its count last kept (undefined: none). */
 export const searchWalkLimit = (f: KeyFilter, lastCount: number | undefined): number =>
-  f.search !== null && matchesEveryKey({ ...f, search: null }) && lastCount !== undefined && lastCount <= FEW_NAMED ? 0 : SEARCH_WALK_LIMIT;
+  searchOnly(f) && lastCount !== undefined && lastCount <= FEW_NAMED ? 0 : SEARCH_WALK_LIMIT;
+
+/** True when the filter is a search and nothing else. */
+export const searchOnly = (f: KeyFilter): boolean => f.search !== null && matchesEveryKey({ ...f, search: null });
 
 /** A count of the keys matching a filter, the account's count stamp it goes with, and when the next active key expires. */
 export interface KeyCount { n: number; stamp: number; nextExpiry: Date | null }
@@ -362,9 +365,8 @@ function countSearchWithin(accountId: string, f: KeyFilter & { search: string },
  * search and nothing else is counted from the names alone (no keys' rows to read).
  */
 export async function countKeys(db: Db, accountId: string, f: KeyFilter, now: Date, bounds = COUNT_BOUNDS): Promise<KeyCount> {
-  const searchOnly = f.search !== null && matchesEveryKey({ ...f, search: null });
   const counted = f.search === null ? matching(accountId, f, now).count()
-    : searchOnly ? qb.raw('select count(*) from api_key_ids_named_like(?, ?)', [accountId, likePattern(f.search)])
+    : searchOnly(f) ? qb.raw('select count(*) from api_key_ids_named_like(?, ?)', [accountId, likePattern(f.search)])
       : countSearchWithin(accountId, { ...f, search: f.search }, now, bounds);
   const row = await db.first<{ n: number; stamp: number; next_expiry: Date | null }>(qb.select(
     qb.raw('(?)::int as n', [counted]),
