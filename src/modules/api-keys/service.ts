@@ -50,7 +50,7 @@ export async function apiKeys(
   const now = ctx.now();
   const countKey = KeyCounts.keyOf(accountId, filter);
   const walkLimit = store.searchWalkLimit(filter, lastSearchCount(ctx, countKey, accountId, filter, now));
-  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamLinks(ctx, accountId, filter), walkLimit);
+  const rows = await store.pageKeys(ctx.db, accountId, filter, order, page, now, await teamLinks(ctx, accountId, filter, now), walkLimit);
   rows.forEach((k) => ctx.loaders.apiKeyById.prime(k.id, k));
   const stamp = relations ? await primeRelations(ctx, accountId, rows, relations) : null;
   return toConnection(rows, page, store.cursorOfKey(order), () => countKeys(ctx, countKey, accountId, filter, now, stamp));
@@ -81,14 +81,13 @@ const TEAM_LINKS_KEPT_MS = 60_000;
  * depends on it, never its rows, so it is kept a while for the same teams without a statement to
  * check it.
  */
-async function teamLinks(ctx: Context, accountId: string, filter: store.KeyFilter): Promise<number> {
+async function teamLinks(ctx: Context, accountId: string, filter: store.KeyFilter, now: Date): Promise<number> {
   if (!filter.teamIds.length) return 0;
   const key = keptKey([accountId, [...filter.teamIds].sort()]);
-  const now = Date.now();
-  const kept = ctx.app.teamLinks.peek(key, now);
+  const kept = ctx.app.teamLinks.peek(key, now.getTime());
   if (kept) return kept.value;
   const links = await store.teamLinksOf(ctx.db, accountId, filter.teamIds);
-  ctx.app.teamLinks.set(key, links, 0, now + TEAM_LINKS_KEPT_MS);
+  ctx.app.teamLinks.set(key, links, 0, now.getTime() + TEAM_LINKS_KEPT_MS);
   return links;
 }
 
