@@ -40,6 +40,12 @@ export interface Driver {
   readonly oneConnection: boolean;
   /** Begins a transaction whose first statement is `setup` (parameterless: the scope), in one round trip. */
   begin(setup: string): Promise<Tx>;
+  /**
+   * One statement after `setup` (parameterless: the scope), both in one implicit transaction and,
+   * on a server, one round trip, on a connection held for that statement alone: a read that needs
+   * no transaction of the request's.
+   */
+  scoped<R>(setup: string, statement: Statement): Promise<Result<R>>;
   /** Parameterless statements in one implicit transaction and one round trip; the last one's rows. */
   once<R>(text: string): Promise<R[]>;
   stats(): PoolStats;

@@ -36,6 +36,61 @@ const connectionIntact = (err: unknown): boolean =>
 /** The error as the service sees it: a statement's own, or {@link DatabaseUnreachable}. */
 const classified = (err: unknown): unknown => (connectionIntact(err) ? err : new DatabaseUnreachable(err));
 
+/** What {@link ScopedQuery} uses of pg's `Query` beyond its typings: the extended protocol's steps. */
+interface QueryInternals {
+  name?: string;
+  prepare(connection: unknown): void;
+  hasBeenParsed(connection: unknown): boolean;
+  handleDataRow(message: unknown): void;
+  handleCommandComplete(message: unknown, connection: unknown): void;
+}
+
+interface ProtocolConnection {
+  parse(message: { text: string; types: unknown[] }): void;
+  bind(message: Record<string, never>): void;
+  execute(message: Record<string, never>): void;
+}
+
+const PgQuery = pg.Query as unknown as new (config: pg.QueryConfig & { callback: (err: Error | undefined, result: pg.QueryResult) => void }) => pg.Query & QueryInternals;
+
+/**
+ * A statement led by the scope in one round trip of the extended protocol: Parse, Bind and
+ * Execute of `setup` (unnamed, its one row dropped), then those of the statement, then one Sync.
+ * PostgreSQL runs everything before a Sync in one implicit transaction, so the scope's settings
+ * (local to the transaction) hold for the statement and end with it: the connection carries
+ * nothing to its next user, as after COMMIT.
+ */
+class ScopedQuery extends PgQuery {
+  private setupPending = true;
+  /** The statement's text was parsed in this round trip under its name. */
+  parsing = false;
+
+  constructor(private readonly setup: string, config: ConstructorParameters<typeof PgQuery>[0]) {
+    super(config);
+  }
+
+  requiresPreparation(): boolean {
+    return true;
+  }
+
+  prepare(connection: ProtocolConnection): void {
+    connection.parse({ text: this.setup, types: [] });
+    connection.bind({});
+    connection.execute({});
+    this.parsing = this.name !== undefined && !this.hasBeenParsed(connection);
+    super.prepare(connection);
+  }
+
+  handleDataRow(message: unknown): void {
+    if (!this.setupPending) super.handleDataRow(message);
+  }
+
+  handleCommandComplete(message: unknown, connection: unknown): void {
+    if (this.setupPending) this.setupPending = false;
+    else super.handleCommandComplete(message, connection);
+  }
+}
+
 class PgTx implements Tx {
   private done = false;
 
@@ -128,6 +183,35 @@ export class PgDriver implements Driver {
       throw classified(err);
     }
     return new PgTx(client, leave, this);
+  }
+
+  async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
+    const { client, leave } = await this.connect();
+    this.statements++;
+    try {
+      const result = await new Promise<pg.QueryResult>((resolve, reject) => {
+        const query = new ScopedQuery(setup, {
+          text: statement.text, values: statement.values as unknown[] | undefined,
+          ...(this.prepared && statement.name ? { name: statement.name } : {}),
+          callback: (err, res) => {
+            if (!err) return resolve(res);
+            // pg takes a statement for parsed once any Parse of the round trip completes (the scope's):
+            // a statement whose own Parse failed would never be parsed again on this connection
+            if (query.parsing) Object.assign(err, { discardConnection: true });
+            reject(err);
+          },
+        });
+        client.query(query);
+      });
+      client.release();
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+    } catch (err) {
+      const discard = !connectionIntact(err) || (err as { discardConnection?: boolean }).discardConnection === true;
+      client.release(discard ? (err as Error) : undefined);
+      throw classified(err);
+    } finally {
+      leave();
+    }
   }
 
   async once<R>(text: string): Promise<R[]> {

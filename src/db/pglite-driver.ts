@@ -58,6 +58,19 @@ export class PgliteDriver implements Driver {
     });
   }
 
+  async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
+    const tx = await this.begin(setup);
+    let result: Result<R>;
+    try {
+      result = await tx.query<R>(statement);
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+    if (!(await tx.commit())) throw new Error('The transaction was rolled back');
+    return result;
+  }
+
   async once<R>(text: string): Promise<R[]> {
     const leave = await this.admission.enter();
     this.statements++;

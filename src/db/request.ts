@@ -55,6 +55,9 @@ export async function inOwnTransaction<T>(driver: Driver, setup: string, work: (
  * On a server, the request's statements share one transaction, begun by its first statement
  * (a request that reads nothing holds no connection) and ended by {@link end}; statements run
  * one at a time in the order sent (resolvers run side by side); a mutation is a savepoint in it.
+ * A query operation needs no such transaction ({@link readsApart}): each of its statements
+ * runs with the scope in one round trip of its own, on a connection held for that statement
+ * alone, still one at a time in the order sent.
  * On the embedded database, whose one connection every request and the verifier share, each
  * statement is a transaction of its own, and so is each mutation: no request holds the
  * connection while it waits for anything else.
@@ -75,6 +78,10 @@ export class RequestTransaction implements Db {
   private readonly db: Db;
   /** True once its reads were sent to a read replica. */
   private replica = false;
+  /** True once its statements run each in a transaction of its own ({@link readsApart}). */
+  private apart = false;
+  /** True once a statement was sent. */
+  private sent = false;
 
   /** `replicas`: picks a read replica in rotation, or none (src/db/replicas.ts). */
   constructor(private driver: Driver, private readonly setup: string, private readonly replicas?: () => Driver | null) {
@@ -92,11 +99,24 @@ export class RequestTransaction implements Db {
    * whether it did.
    */
   readFromReplica(): boolean {
-    if (this.tx !== null || this.ended || this.replica) return this.replica;
+    if (this.sent || this.ended || this.replica) return this.replica;
     const driver = this.replicas?.() ?? null;
     if (driver === null) return false;
     this.driver = driver;
     this.replica = true;
+    return true;
+  }
+
+  /**
+   * Runs each of the request's statements with its scope in a transaction and round trip of its
+   * own (a mutation's work in one of its own), rather than all in one transaction: for a request
+   * that writes nothing (a query operation), before its first statement. Under READ COMMITTED
+   * each statement reads its own snapshot in either form; this one spares the round trips of
+   * BEGIN and COMMIT and holds no connection between statements. Returns whether it did.
+   */
+  readsApart(): boolean {
+    if (this.sent || this.ended) return this.apart;
+    this.apart = true;
     return true;
   }
 
@@ -124,10 +144,9 @@ export class RequestTransaction implements Db {
    * (src/lib/turns.ts); the next statement is sent without waiting for it.
    */
   private run(statement: Statement, inSavepoint: boolean): Promise<Result<unknown>> {
-    if (this.driver.oneConnection && !inSavepoint) {
-      return inOwnTransaction(this.driver, this.setup, (db) => db.rows(statement)).then(inTurn).then((rows) => ({ rows, rowCount: rows.length }));
-    }
-    const run = this.statements.then(async () => (await this.begin()).query(statement)).catch((err: unknown) => {
+    this.sent = true;
+    if (this.driver.oneConnection && !inSavepoint) return this.driver.scoped(this.setup, statement).then(inTurn);
+    const run = this.statements.then(async () => (this.apart ? this.driver.scoped(this.setup, statement) : (await this.begin()).query(statement))).catch((err: unknown) => {
       if (!inSavepoint) this.failure ??= err;
       throw err;
     });
@@ -138,7 +157,7 @@ export class RequestTransaction implements Db {
   /** Runs one mutation's work: all of it is written or none. */
   mutation<T>(work: (db: MutationDb) => Promise<T>): Promise<T> {
     if (this.replica) return Promise.reject(new Error('A request that reads from a replica cannot write'));
-    const run = this.mutations.then(() => (this.driver.oneConnection ? inOwnTransaction(this.driver, this.setup, work) : this.inSavepoint(work)));
+    const run = this.mutations.then(() => (this.driver.oneConnection || this.apart ? inOwnTransaction(this.driver, this.setup, work) : this.inSavepoint(work)));
     this.mutations = run.catch(() => undefined);
     return run.then((result) => {
       this.wrote = true;

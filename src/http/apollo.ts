@@ -144,6 +144,21 @@ function readRouting(services: AppServices, metrics: Metrics): ApolloServerPlugi
   };
 }
 
+/**
+ * A query operation writes nothing, so its statements need no transaction of the request's:
+ * each runs with the scope in one round trip of its own (src/db/request.ts), sparing BEGIN and
+ * COMMIT and holding no connection between statements.
+ */
+const queriesReadApart: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, contextValue }) {
+        if (operation?.operation === 'query') contextValue.db.readsApart();
+      },
+    };
+  },
+};
+
 /** The GraphQL server: the schema, its executor, its limits, error masking and the plugins above. */
 export async function createApollo(services: AppServices, metrics: Metrics): Promise<ApolloServer<Context>> {
   const { config } = services;
@@ -172,7 +187,7 @@ export async function createApollo(services: AppServices, metrics: Metrics): Pro
     // No @cacheControl hints and no HTTP caching of GraphQL: the default cache-control plugin only
     // wrapped every field resolver (a quarter of the CPU of a 50-key listing).
     plugins: [...armor.plugins, ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), verifierReads,
-      usagePointsLimit(config.usage.maxPoints), readRouting(services, metrics), observability(services, metrics)],
+      usagePointsLimit(config.usage.maxPoints), readRouting(services, metrics), queriesReadApart, observability(services, metrics)],
   });
   await apollo.start();
   return apollo;

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createDatabase, migrateLatest } from '../../src/db/database';
+import type { Result, Statement } from '../../src/db/driver';
+import { PgDriver } from '../../src/db/pg-driver';
 import { ALL_ACCOUNTS, scopeSql } from '../../src/db/tenant';
 import { serverUrl } from '../helpers/database';
 import { seedAccount, type SeededAccount } from '../helpers/factories';
@@ -150,6 +152,29 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     expect(lastUsed.apiKey.lastUsedAt).not.toBeNull();
   });
 
+  test("a query's statements each run with the scope in a round trip of their own; a mutation's in one transaction", async () => {
+    const seen: { kind: 'begin' | 'scoped'; setup: string }[] = [];
+    const { begin, scoped } = PgDriver.prototype;
+    PgDriver.prototype.begin = function (setup) { seen.push({ kind: 'begin', setup }); return begin.call(this, setup); };
+    PgDriver.prototype.scoped = function <R>(this: PgDriver, setup: string, statement: Statement) {
+      seen.push({ kind: 'scoped', setup });
+      return scoped.call(this, setup, statement) as Promise<Result<R>>;
+    };
+    // the calls made for account A (the service's own work across accounts may run meanwhile)
+    const ofA = () => seen.splice(0).filter((c) => c.setup.includes("'rls-a'")).map((c) => c.kind);
+    try {
+      const page = await server.ok<{ apiKeys: { totalCount: number } }>(a.viewer, 'query { apiKeys(first: 10) { totalCount edges { node { id developer { name } teams { name } } } } }');
+      expect(page.apiKeys.totalCount).toBe(1);
+      const reads = ofA();
+      expect(reads.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(reads)).toEqual(new Set(['scoped']));
+      await server.ok(a.admin, 'mutation($id: ID!) { updateApiKey(input: { id: $id, name: "renamed a key" }) { apiKey { name } } }', { id: aKey.id });
+      expect(ofA()).toEqual(['begin']);
+    } finally {
+      Object.assign(PgDriver.prototype, { begin, scoped });
+    }
+  });
+
   test('an account with quotes is refused at the token; the scope would quote it as a literal anyway', async () => {
     const tricky = `o'brien'); select set_config('app.cross_account', 'on', true); --`;
     const res = await server.gql(await server.token({ account: tricky, roles: ['viewer'] }), '{ channels { id } }');
@@ -281,6 +306,40 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
       `select current_user as role, coalesce(current_setting('app.account_id', true), '') as account, coalesce(current_setting('app.cross_account', true), '') as cross`,
     )) as { rows: unknown[] }).rows[0]);
     expect(pool).toEqual({ role: 'postgres', account: '', cross: '' });
+  });
+
+  test('a statement read apart runs scoped and leaves nothing on its pooled connection, even when it fails', async () => {
+    // one connection: every statement below shares it
+    const driver = new PgDriver({ url: server.database.url, max: 1, waitMs: 5000, connectTimeoutMs: 5000, statementTimeoutMs: 10_000, applicationName: 'qckeys-test', prepared: true });
+    const roles = { account: APP_ROLE, system: 'qckeys_system' };
+    const unscoped = `select current_user as role, coalesce(current_setting('app.account_id', true), '') as account,
+      coalesce(current_setting('app.cross_account', true), '') as cross, current_setting('max_parallel_workers_per_gather') as workers`;
+    const left = { role: 'postgres', account: '', cross: '', workers: '2' };
+    try {
+      for (const name of ['qk_test_scoped', undefined]) {
+        const { rows } = await driver.scoped(scopeSql(roles, 'rls-a'), {
+          name, text: `select current_user as role, current_setting('app.account_id') as account, current_setting('max_parallel_workers_per_gather') as workers,
+            (select count(*)::int from api_keys where account_id = any($1::text[])) as keys`, values: [['rls-a', 'rls-b']],
+        });
+        expect(rows).toEqual([{ role: APP_ROLE, account: 'rls-a', workers: '0', keys: 1 }]);
+        expect(await driver.once(unscoped)).toEqual([left]);
+      }
+      const cross = await driver.scoped(scopeSql(roles, ALL_ACCOUNTS), { text: `select current_user as role, count(*)::int as keys from api_keys where account_id = any($1::text[])`, values: [['rls-a', 'rls-b']] });
+      expect(cross.rows).toEqual([{ role: 'qckeys_system', keys: 2 }]);
+      expect(await driver.once(unscoped)).toEqual([left]);
+
+      // a failure in the statement, and a named statement whose text does not parse, twice: each gets its own error
+      await expect(driver.scoped(scopeSql(roles, 'rls-a'), { text: 'select 1 / $1::int', values: [0] })).rejects.toMatchObject({ code: '22012' });
+      for (let i = 0; i < 2; i++) {
+        await expect(driver.scoped(scopeSql(roles, 'rls-a'), { name: 'qk_test_unparsable', text: 'select no_such_column from api_keys' })).rejects.toMatchObject({ code: '42703' });
+      }
+      expect(await driver.once(unscoped)).toEqual([left]);
+      // the scope itself refused (an account role the login cannot take): the statement does not run unscoped
+      await expect(driver.scoped(scopeSql({ account: 'qckeys_no_such_role', system: null }, 'rls-a'), { text: 'select count(*) from api_keys' })).rejects.toMatchObject({ code: '22023' });
+      expect(await driver.once(unscoped)).toEqual([left]);
+    } finally {
+      await driver.end();
+    }
   });
 });
 
