@@ -13,6 +13,13 @@ export interface Result<R = Record<string, unknown>> {
   rowCount: number;
 }
 
+/** Statements each in a transaction of its own, begun by {@link Driver.reader}. */
+export interface Reader {
+  query<R>(statement: Statement): Promise<Result<R>>;
+  /** Gives the place back (once). */
+  end(): void;
+}
+
 /** A transaction on a connection of its own, begun by {@link Driver.begin}. */
 export interface Tx {
   query<R>(statement: Statement): Promise<Result<R>>;
@@ -41,11 +48,12 @@ export interface Driver {
   /** Begins a transaction whose first statement is `setup` (parameterless: the scope), in one round trip. */
   begin(setup: string): Promise<Tx>;
   /**
-   * One statement after `setup` (parameterless: the scope), both in one implicit transaction and,
-   * on a server, one round trip, on a connection held for that statement alone: a read that needs
-   * no transaction of the request's.
+   * Statements read apart (a request that writes nothing): each after `setup` (parameterless: the
+   * scope), both in one implicit transaction and, on a server, one round trip, on a connection
+   * taken for that statement alone. The reader holds one of the driver's places, as a transaction
+   * holds its connection, until {@link Reader.end}.
    */
-  scoped<R>(setup: string, statement: Statement): Promise<Result<R>>;
+  reader(setup: string): Promise<Reader>;
   /** Parameterless statements in one implicit transaction and one round trip; the last one's rows. */
   once<R>(text: string): Promise<R[]>;
   stats(): PoolStats;

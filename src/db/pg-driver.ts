@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { DatabaseUnreachable } from '../errors';
-import { Admission, type Driver, type PoolStats, type Result, type Statement, type Tx } from './driver';
+import { Admission, type Driver, type PoolStats, type Reader, type Result, type Statement, type Tx } from './driver';
 
 export interface PgDriverOptions {
   url: string;
@@ -185,8 +185,20 @@ export class PgDriver implements Driver {
     return new PgTx(client, leave, this);
   }
 
-  async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
-    const { client, leave } = await this.connect();
+  async reader(setup: string): Promise<Reader> {
+    const leave = await this.admission.enter();
+    return { query: (statement) => this.scoped(setup, statement), end: leave };
+  }
+
+  /** One statement led by the scope ({@link ScopedQuery}), within a place a reader holds. */
+  private async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
+    let client: pg.PoolClient;
+    try {
+      // the reader holds a place: the pool, as large as the places, has a connection for it
+      client = await this.pool.connect();
+    } catch (err) {
+      throw new DatabaseUnreachable(err);
+    }
     this.statements++;
     try {
       const result = await new Promise<pg.QueryResult>((resolve, reject) => {
@@ -209,8 +221,6 @@ export class PgDriver implements Driver {
       const discard = !connectionIntact(err) || (err as { discardConnection?: boolean }).discardConnection === true;
       client.release(discard ? (err as Error) : undefined);
       throw classified(err);
-    } finally {
-      leave();
     }
   }
 

@@ -1,5 +1,5 @@
 import { TransactionAbortedError, type PGlite, type Transaction } from '@electric-sql/pglite';
-import { Admission, type Driver, type PoolStats, type Result, type Statement, type Tx } from './driver';
+import { Admission, type Driver, type PoolStats, type Reader, type Result, type Statement, type Tx } from './driver';
 
 type Ending = 'commit' | 'rollback';
 
@@ -58,7 +58,12 @@ export class PgliteDriver implements Driver {
     });
   }
 
-  async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
+  /** Holds nothing between statements: each waits for the one connection on its own. */
+  async reader(setup: string): Promise<Reader> {
+    return { query: (statement) => this.scoped(setup, statement), end: () => undefined };
+  }
+
+  private async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
     const tx = await this.begin(setup);
     let result: Result<R>;
     try {

@@ -1,6 +1,6 @@
 import { graphqlTurns } from '../lib/turns';
 import { statementOf, type Db, type MutationDb, type Query } from './db';
-import type { Driver, Result, Statement, Tx } from './driver';
+import type { Driver, Reader, Result, Statement, Tx } from './driver';
 
 /** A {@link Db} over one transaction. */
 export function dbOver(run: (statement: Statement) => Promise<Result<unknown>>): Db {
@@ -56,14 +56,17 @@ export async function inOwnTransaction<T>(driver: Driver, setup: string, work: (
  * (a request that reads nothing holds no connection) and ended by {@link end}; statements run
  * one at a time in the order sent (resolvers run side by side); a mutation is a savepoint in it.
  * A query operation needs no such transaction ({@link readsApart}): each of its statements
- * runs with the scope in one round trip of its own, on a connection held for that statement
- * alone, still one at a time in the order sent.
+ * runs with the scope in one round trip of its own, on a connection taken for that statement
+ * alone, still one at a time in the order sent; the request holds its place among the pool's
+ * holders from its first statement to {@link end}, as a transaction would.
  * On the embedded database, whose one connection every request and the verifier share, each
  * statement is a transaction of its own, and so is each mutation: no request holds the
  * connection while it waits for anything else.
  */
 export class RequestTransaction implements Db {
   private tx: Promise<Tx> | null = null;
+  /** Its place for statements read apart ({@link readsApart}), taken by its first statement. */
+  private reads: Promise<Reader> | null = null;
   /** The first statement that failed outside a savepoint: the transaction is aborted. */
   private failure: unknown = null;
   /** A mutation's work succeeded: COMMIT must succeed too, or the answer is wrong. */
@@ -109,10 +112,10 @@ export class RequestTransaction implements Db {
 
   /**
    * Runs each of the request's statements with its scope in a transaction and round trip of its
-   * own (a mutation's work in one of its own), rather than all in one transaction: for a request
-   * that writes nothing (a query operation), before its first statement. Under READ COMMITTED
-   * each statement reads its own snapshot in either form; this one spares the round trips of
-   * BEGIN and COMMIT and holds no connection between statements. Returns whether it did.
+   * own rather than all in one transaction: for a request that writes nothing (a query
+   * operation), before its first statement; it may then not write. Under READ COMMITTED each
+   * statement reads its own snapshot in either form; this one spares the round trips of BEGIN and
+   * COMMIT. Returns whether it did.
    */
   readsApart(): boolean {
     if (this.sent || this.ended) return this.apart;
@@ -138,6 +141,12 @@ export class RequestTransaction implements Db {
     return this.tx;
   }
 
+  private reader(): Promise<Reader> {
+    if (this.ended) return Promise.reject(new Error('The request has ended'));
+    this.reads ??= this.driver.reader(this.setup);
+    return this.reads;
+  }
+
   /**
    * One statement, after those sent before it; a failure outside a savepoint aborts the request's
    * transaction. The request's work resumes with its rows in its own turn of the event loop
@@ -145,8 +154,10 @@ export class RequestTransaction implements Db {
    */
   private run(statement: Statement, inSavepoint: boolean): Promise<Result<unknown>> {
     this.sent = true;
-    if (this.driver.oneConnection && !inSavepoint) return this.driver.scoped(this.setup, statement).then(inTurn);
-    const run = this.statements.then(async () => (this.apart ? this.driver.scoped(this.setup, statement) : (await this.begin()).query(statement))).catch((err: unknown) => {
+    if (this.driver.oneConnection && !inSavepoint) {
+      return inOwnTransaction(this.driver, this.setup, (db) => db.rows(statement)).then(inTurn).then((rows) => ({ rows, rowCount: rows.length }));
+    }
+    const run = this.statements.then(async () => (await (this.apart ? this.reader() : this.begin())).query(statement)).catch((err: unknown) => {
       if (!inSavepoint) this.failure ??= err;
       throw err;
     });
@@ -156,8 +167,8 @@ export class RequestTransaction implements Db {
 
   /** Runs one mutation's work: all of it is written or none. */
   mutation<T>(work: (db: MutationDb) => Promise<T>): Promise<T> {
-    if (this.replica) return Promise.reject(new Error('A request that reads from a replica cannot write'));
-    const run = this.mutations.then(() => (this.driver.oneConnection || this.apart ? inOwnTransaction(this.driver, this.setup, work) : this.inSavepoint(work)));
+    if (this.replica || this.apart) return Promise.reject(new Error(`A request that reads ${this.replica ? 'from a replica' : 'apart'} cannot write`));
+    const run = this.mutations.then(() => (this.driver.oneConnection ? inOwnTransaction(this.driver, this.setup, work) : this.inSavepoint(work)));
     this.mutations = run.catch(() => undefined);
     return run.then((result) => {
       this.wrote = true;
@@ -192,6 +203,10 @@ export class RequestTransaction implements Db {
     this.ended = true;
     await this.mutations;
     await this.statements;
+    if (this.reads) {
+      (await this.reads.catch(() => null))?.end();
+      return null;
+    }
     if (!this.tx) return null;
     let tx: Tx;
     try {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createDatabase, migrateLatest } from '../../src/db/database';
-import type { Result, Statement } from '../../src/db/driver';
+import type { Statement } from '../../src/db/driver';
 import { PgDriver } from '../../src/db/pg-driver';
 import { ALL_ACCOUNTS, scopeSql } from '../../src/db/tenant';
 import { serverUrl } from '../helpers/database';
@@ -153,25 +153,29 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
   });
 
   test("a query's statements each run with the scope in a round trip of their own; a mutation's in one transaction", async () => {
-    const seen: { kind: 'begin' | 'scoped'; setup: string }[] = [];
-    const { begin, scoped } = PgDriver.prototype;
+    const seen: { kind: 'begin' | 'reader' | 'read'; setup: string }[] = [];
+    const { begin, reader } = PgDriver.prototype;
     PgDriver.prototype.begin = function (setup) { seen.push({ kind: 'begin', setup }); return begin.call(this, setup); };
-    PgDriver.prototype.scoped = function <R>(this: PgDriver, setup: string, statement: Statement) {
-      seen.push({ kind: 'scoped', setup });
-      return scoped.call(this, setup, statement) as Promise<Result<R>>;
+    PgDriver.prototype.reader = async function (setup) {
+      seen.push({ kind: 'reader', setup });
+      const held = await reader.call(this, setup);
+      return { ...held, query: (statement) => { seen.push({ kind: 'read', setup }); return held.query(statement); } };
     };
     // the calls made for account A (the service's own work across accounts may run meanwhile)
     const ofA = () => seen.splice(0).filter((c) => c.setup.includes("'rls-a'")).map((c) => c.kind);
     try {
       const page = await server.ok<{ apiKeys: { totalCount: number } }>(a.viewer, 'query { apiKeys(first: 10) { totalCount edges { node { id developer { name } teams { name } } } } }');
       expect(page.apiKeys.totalCount).toBe(1);
-      const reads = ofA();
+      const [first, ...reads] = ofA();
+      expect(first).toBe('reader');
       expect(reads.length).toBeGreaterThanOrEqual(2);
-      expect(new Set(reads)).toEqual(new Set(['scoped']));
+      expect(new Set(reads)).toEqual(new Set(['read']));
       await server.ok(a.admin, 'mutation($id: ID!) { updateApiKey(input: { id: $id, name: "renamed a key" }) { apiKey { name } } }', { id: aKey.id });
       expect(ofA()).toEqual(['begin']);
+      // every place was given back
+      expect(server.service.db.stats().requests).toMatchObject({ used: 0, waiting: 0 });
     } finally {
-      Object.assign(PgDriver.prototype, { begin, scoped });
+      Object.assign(PgDriver.prototype, { begin, reader });
     }
   });
 
@@ -315,28 +319,38 @@ describeOnPostgres('row-level security (PostgreSQL)', () => {
     const unscoped = `select current_user as role, coalesce(current_setting('app.account_id', true), '') as account,
       coalesce(current_setting('app.cross_account', true), '') as cross, current_setting('max_parallel_workers_per_gather') as workers`;
     const left = { role: 'postgres', account: '', cross: '', workers: '2' };
+    /** One statement read apart, its place given back at once. */
+    const read = async (setup: string, statement: Statement) => {
+      const reader = await driver.reader(setup);
+      try {
+        return await reader.query(statement);
+      } finally {
+        reader.end();
+      }
+    };
     try {
       for (const name of ['qk_test_scoped', undefined]) {
-        const { rows } = await driver.scoped(scopeSql(roles, 'rls-a'), {
+        const { rows } = await read(scopeSql(roles, 'rls-a'), {
           name, text: `select current_user as role, current_setting('app.account_id') as account, current_setting('max_parallel_workers_per_gather') as workers,
             (select count(*)::int from api_keys where account_id = any($1::text[])) as keys`, values: [['rls-a', 'rls-b']],
         });
         expect(rows).toEqual([{ role: APP_ROLE, account: 'rls-a', workers: '0', keys: 1 }]);
         expect(await driver.once(unscoped)).toEqual([left]);
       }
-      const cross = await driver.scoped(scopeSql(roles, ALL_ACCOUNTS), { text: `select current_user as role, count(*)::int as keys from api_keys where account_id = any($1::text[])`, values: [['rls-a', 'rls-b']] });
+      const cross = await read(scopeSql(roles, ALL_ACCOUNTS), { text: `select current_user as role, count(*)::int as keys from api_keys where account_id = any($1::text[])`, values: [['rls-a', 'rls-b']] });
       expect(cross.rows).toEqual([{ role: 'qckeys_system', keys: 2 }]);
       expect(await driver.once(unscoped)).toEqual([left]);
 
       // a failure in the statement, and a named statement whose text does not parse, twice: each gets its own error
-      await expect(driver.scoped(scopeSql(roles, 'rls-a'), { text: 'select 1 / $1::int', values: [0] })).rejects.toMatchObject({ code: '22012' });
+      await expect(read(scopeSql(roles, 'rls-a'), { text: 'select 1 / $1::int', values: [0] })).rejects.toMatchObject({ code: '22012' });
       for (let i = 0; i < 2; i++) {
-        await expect(driver.scoped(scopeSql(roles, 'rls-a'), { name: 'qk_test_unparsable', text: 'select no_such_column from api_keys' })).rejects.toMatchObject({ code: '42703' });
+        await expect(read(scopeSql(roles, 'rls-a'), { name: 'qk_test_unparsable', text: 'select no_such_column from api_keys' })).rejects.toMatchObject({ code: '42703' });
       }
       expect(await driver.once(unscoped)).toEqual([left]);
       // the scope itself refused (an account role the login cannot take): the statement does not run unscoped
-      await expect(driver.scoped(scopeSql({ account: 'qckeys_no_such_role', system: null }, 'rls-a'), { text: 'select count(*) from api_keys' })).rejects.toMatchObject({ code: '22023' });
+      await expect(read(scopeSql({ account: 'qckeys_no_such_role', system: null }, 'rls-a'), { text: 'select count(*) from api_keys' })).rejects.toMatchObject({ code: '22023' });
       expect(await driver.once(unscoped)).toEqual([left]);
+      expect(driver.stats()).toMatchObject({ used: 0, waiting: 0 });
     } finally {
       await driver.end();
     }

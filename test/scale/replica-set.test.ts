@@ -11,7 +11,7 @@ function replica(name: string) {
   const monitor: Driver = {
     oneConnection: false,
     begin: () => Promise.reject(new Error('not used')),
-    scoped: () => Promise.reject(new Error('not used')),
+    reader: () => Promise.reject(new Error('not used')),
     once: <R>() => (state.replayed instanceof Error ? Promise.reject(state.replayed) : Promise.resolve([{ lsn: state.replayed }] as R[])),
     stats: () => stats,
     end: () => Promise.resolve(),
