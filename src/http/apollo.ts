@@ -147,7 +147,7 @@ function readRouting(services: AppServices, metrics: Metrics): ApolloServerPlugi
 /**
  * A query operation writes nothing, so its statements need no transaction of the request's:
  * each runs with the scope in one round trip of its own (src/db/request.ts), sparing BEGIN and
- * COMMIT and holding no connection between statements.
+ * COMMIT; the request still holds its place among the pool's holders until it ends.
  */
 const queriesReadApart: ApolloServerPlugin<Context> = {
   async requestDidStart() {
