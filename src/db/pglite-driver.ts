@@ -3,6 +3,11 @@ import { Admission, type Driver, type PoolStats, type Reader, type Result, type 
 
 type Ending = 'commit' | 'rollback';
 
+const resultOf = async <R>(tx: Transaction, statement: Statement): Promise<Result<R>> => {
+  const result = await tx.query<R>(statement.text, statement.values as unknown[] | undefined);
+  return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+};
+
 /**
  * The embedded database: one connection, so one transaction at a time (PGlite's own
  * `transaction`, which holds its lock until the callback ends), queued with a bounded wait.
@@ -34,10 +39,9 @@ export class PgliteDriver implements Driver {
       // a failure before the transaction was handed out (the setup) is the caller's
       settled.catch((err: unknown) => { if (!begun) reject(err); });
       const handle = (tx: Transaction): Tx => ({
-        async query<R>(statement: Statement): Promise<Result<R>> {
+        query<R>(statement: Statement): Promise<Result<R>> {
           counted();
-          const result = await tx.query<R>(statement.text, statement.values as unknown[] | undefined);
-          return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+          return resultOf<R>(tx, statement);
         },
         async commit() {
           end('commit');
@@ -58,22 +62,26 @@ export class PgliteDriver implements Driver {
     });
   }
 
-  /** Holds nothing between statements: each waits for the one connection on its own. */
+  /**
+   * Holds nothing between statements: each is a transaction of its own with the scope, and waits
+   * for the one connection on its own, so that no request holds it while it waits for anything else.
+   */
   async reader(setup: string): Promise<Reader> {
     return { query: (statement) => this.scoped(setup, statement), end: () => undefined };
   }
 
   private async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
-    const tx = await this.begin(setup);
-    let result: Result<R>;
+    const leave = await this.admission.enter();
+    this.statements++;
     try {
-      result = await tx.query<R>(statement);
-    } catch (err) {
-      await tx.rollback();
-      throw err;
+      // PGlite's transaction commits when the callback succeeds and rolls back when it throws
+      return await this.pglite.transaction(async (tx) => {
+        if (setup) await tx.exec(setup);
+        return resultOf<R>(tx, statement);
+      });
+    } finally {
+      leave();
     }
-    if (!(await tx.commit())) throw new Error('The transaction was rolled back');
-    return result;
   }
 
   async once<R>(text: string): Promise<R[]> {

@@ -155,7 +155,8 @@ export class RequestTransaction implements Db {
   private run(statement: Statement, inSavepoint: boolean): Promise<Result<unknown>> {
     this.sent = true;
     if (this.driver.oneConnection && !inSavepoint) {
-      return inOwnTransaction(this.driver, this.setup, (db) => db.rows(statement)).then(inTurn).then((rows) => ({ rows, rowCount: rows.length }));
+      // the embedded database's reader holds nothing: each statement is a transaction of its own
+      return this.reader().then((reader) => reader.query(statement)).then(inTurn);
     }
     const run = this.statements.then(async () => (await (this.apart ? this.reader() : this.begin())).query(statement)).catch((err: unknown) => {
       if (!inSavepoint) this.failure ??= err;
