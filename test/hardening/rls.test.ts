@@ -387,6 +387,18 @@ describe('the embedded database and the server alike', () => {
     // PostgreSQL's default is 2 (the embedded database has no workers at all): the scope sets it
   });
 
+  test("a query's statements each run scoped, one that fails as well, and leave nothing to the connection's next user", async () => {
+    const request = server.service.db.request('scope-a');
+    expect(request.readsApart()).toBe(true);
+    await expect(request.first({ text: 'select 1 / 0' })).rejects.toMatchObject({ code: '22012' });
+    const who = { text: `select current_user as who, current_setting('app.account_id') as account, count(*)::int as channels from channels` };
+    expect(await request.first(who)).toEqual({ who: 'qckeys_app', account: 'scope-a', channels: 2 });
+    await request.end(true);
+    // on the embedded database, knex's statements share the one connection the request's ran on
+    const { rows } = await server.knex.raw(`select current_user as who, coalesce(current_setting('app.account_id', true), '') as account`) as { rows: unknown[] };
+    expect(rows).toEqual([{ who: 'postgres', account: '' }]);
+  });
+
   test('the cross-account work runs as qckeys_system and sees every account', async () => {
     const seen = await server.service.db.transaction(ALL_ACCOUNTS, (tx) =>
       tx.first<{ who: string; accounts: number }>({ text: `select current_user as who, count(distinct account_id)::int as accounts from channels` }));
