@@ -162,13 +162,23 @@ export class PgDriver implements Driver {
     this.admission = new Admission(options.max, options.waitMs, options.onWaitTimeout);
   }
 
+  /** A connection of the pool: failing to open one means the database cannot be reached. */
+  private async client(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw new DatabaseUnreachable(err);
+    }
+  }
+
+  /** A place among the pool's holders, then a connection. */
   private async connect(): Promise<{ client: pg.PoolClient; leave: () => void }> {
     const leave = await this.admission.enter();
     try {
-      return { client: await this.pool.connect(), leave };
+      return { client: await this.client(), leave };
     } catch (err) {
       leave();
-      throw new DatabaseUnreachable(err);
+      throw err;
     }
   }
 
@@ -192,13 +202,8 @@ export class PgDriver implements Driver {
 
   /** One statement led by the scope ({@link ScopedQuery}), within a place a reader holds. */
   private async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
-    let client: pg.PoolClient;
-    try {
-      // the reader holds a place: the pool, as large as the places, has a connection for it
-      client = await this.pool.connect();
-    } catch (err) {
-      throw new DatabaseUnreachable(err);
-    }
+    // the reader holds a place: the pool, as large as the places, has a connection for it
+    const client = await this.client();
     this.statements++;
     try {
       const result = await new Promise<pg.QueryResult>((resolve, reject) => {

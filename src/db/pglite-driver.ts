@@ -70,26 +70,27 @@ export class PgliteDriver implements Driver {
     return { query: (statement) => this.scoped(setup, statement), end: () => undefined };
   }
 
-  private async scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
-    const leave = await this.admission.enter();
-    this.statements++;
-    try {
-      // PGlite's transaction commits when the callback succeeds and rolls back when it throws
-      return await this.pglite.transaction(async (tx) => {
-        if (setup) await tx.exec(setup);
-        return resultOf<R>(tx, statement);
-      });
-    } finally {
-      leave();
-    }
+  private scoped<R>(setup: string, statement: Statement): Promise<Result<R>> {
+    // PGlite's transaction commits when the callback succeeds and rolls back when it throws
+    return this.alone(() => this.pglite.transaction(async (tx) => {
+      if (setup) await tx.exec(setup);
+      return resultOf<R>(tx, statement);
+    }));
   }
 
-  async once<R>(text: string): Promise<R[]> {
+  once<R>(text: string): Promise<R[]> {
+    return this.alone(async () => {
+      const results = await this.pglite.exec(text);
+      return (results[results.length - 1]?.rows ?? []) as R[];
+    });
+  }
+
+  /** Work of one round trip on the one connection, once admitted; the connection is free again when it ends. */
+  private async alone<T>(work: () => Promise<T>): Promise<T> {
     const leave = await this.admission.enter();
     this.statements++;
     try {
-      const results = await this.pglite.exec(text);
-      return (results[results.length - 1]?.rows ?? []) as R[];
+      return await work();
     } finally {
       leave();
     }
