@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { TokenVerifier } from './auth/tokens';
 import type { AppServices } from './context';
-import { ApiError, internalError } from './errors';
-import { sendError } from './http/answers';
+import { sendUnexpected } from './http/answers';
 import { createApollo } from './http/apollo';
 import { graphqlRoute } from './http/graphql-route';
 import { health, metricsRoute, notFoundRoute, readiness, wrongMethod } from './http/ops-routes';
@@ -21,6 +20,8 @@ export interface App {
   close(timeoutMs: number): Promise<void>;
   /** Set once shutdown begins: readiness turns 503 at once. */
   shuttingDown: boolean;
+  /** Set when a part of the service stopped on its own (the verification thread): readiness turns 503 with it. */
+  failed: string | null;
 }
 
 /** The HTTP service: its routes, on one server (and /metrics on a second one when configured). */
@@ -34,6 +35,7 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     server: createHttpServer(config.http),
     metricsServer: metricsApart ? createHttpServer(config.http) : null,
     shuttingDown: false,
+    failed: null,
     async close(timeoutMs) {
       app.shuttingDown = true;
       await Promise.all([app.server, app.metricsServer].filter((s) => s !== null).map((s) => closeServer(s, timeoutMs)));
@@ -41,14 +43,9 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
     },
   };
   const handleGraphQL = graphqlRoute(services, apollo, tokens);
-  const handleVerify = verifyRoute(services, tokens, metrics, () => app.shuttingDown);
+  const handleVerify = verifyRoute(services.verifier, tokens, metrics, () => app.shuttingDown);
 
-  function unexpected(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
-    if (err instanceof ApiError) return sendError(res, 'rest', err);
-    logger.error({ err, url: req.url }, 'request failed');
-    if (!res.headersSent) sendError(res, 'rest', internalError());
-    else res.destroy();
-  }
+  const unexpected = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown) => sendUnexpected(logger, req, res, err);
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -66,7 +63,7 @@ export async function createApp(services: AppServices, tokens: TokenVerifier, me
       case '/healthz':
         return health(res);
       case '/readyz':
-        return readiness(services, res, app.shuttingDown);
+        return readiness(services, res, app.shuttingDown, app.failed);
       case '/metrics':
         if (!metricsApart) return metricsRoute(services, metrics, req, res);
         return notFoundRoute(res, url.pathname);

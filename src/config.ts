@@ -60,6 +60,11 @@ export interface Config {
   http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
   /** Where /metrics is served: on the main port (null) or on a port of its own; and the bearer token it asks for (null: none). */
   metrics: { port: number | null; token: string | null };
+  /**
+   * `POST /v1/keys/verify` also on a port of its own (null: none), served by a thread of its own
+   * (src/verify-thread.ts); the main thread's nice value then (`mainNice`, 0: unchanged).
+   */
+  verifyThread: { port: number | null; mainNice: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -125,6 +130,16 @@ function replicasConfig(env: Env, database: DatabaseTarget): Config['replicas'] 
   const checkMs = int(env, 'DATABASE_REPLICA_CHECK_MS', 250, 10, 60_000);
   if (checkMs * 2 > maxLagMs) throw new ConfigError('DATABASE_REPLICA_CHECK_MS must be at most half of DATABASE_REPLICA_MAX_LAG_MS');
   return { urls, maxLagMs, checkMs, readYourWritesMs: int(env, 'READ_YOUR_WRITES_MS', 5000, 0, 600_000) };
+}
+
+function verifyThreadConfig(env: Env, database: DatabaseTarget): Config['verifyThread'] {
+  const port = text(env, 'VERIFY_PORT') === null ? null : int(env, 'VERIFY_PORT', 0, 0, 65535);
+  if (port !== null && database.kind !== 'postgres') {
+    throw new ConfigError('VERIFY_PORT needs DATABASE_URL: the embedded database belongs to the main thread, and the verification thread has connections of its own');
+  }
+  const mainNice = int(env, 'MAIN_THREAD_NICE', port === null ? 0 : 10, 0, 19);
+  if (port === null && mainNice !== 0) throw new ConfigError('MAIN_THREAD_NICE applies only with VERIFY_PORT');
+  return { port, mainNice };
 }
 
 function metricsConfig(env: Env): Config['metrics'] {
@@ -219,5 +234,6 @@ export function loadConfig(env: Env = process.env): Config {
       maxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     },
     metrics: metricsConfig(env),
+    verifyThread: verifyThreadConfig(env, database),
   };
 }

@@ -119,10 +119,17 @@ class LightHistogram extends LightMetric<HistogramSeries> {
   }
 }
 
-/** Prometheus metrics of one service process. */
-export function createMetrics() {
+/** Metrics of another thread of the process, as its registry's `getMetricsAsJSON()`. */
+export type ThreadMetrics = () => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[]>;
+
+/**
+ * Prometheus metrics of one service process, or of one of its threads: the process's own metrics
+ * (CPU, memory, event loop) only where `processMetrics`.
+ */
+export function createMetrics({ processMetrics = true } = {}) {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry });
+  if (processMetrics) client.collectDefaultMetrics({ register: registry });
+  const threads: ThreadMetrics[] = [];
   const requests = new LightCounter('qckeys_http_requests_total', 'HTTP requests by route, GraphQL operation and status',
     ['route', 'operation', 'status']);
   registry.registerMetric(requests as unknown as client.Metric);
@@ -165,6 +172,24 @@ export function createMetrics() {
   const operationsByRoute = new Map<string, Set<string>>();
   return {
     registry,
+    /** Adds another thread's metrics to {@link text}'s. */
+    include(thread: ThreadMetrics) {
+      threads.push(thread);
+    },
+    /**
+     * The exposition of /metrics: this registry's, each series that other threads count as well
+     * summed with theirs (the verification thread's requests, outcomes, lookups, connections).
+     */
+    async text(): Promise<string> {
+      if (!threads.length) return registry.metrics();
+      const own = await registry.getMetricsAsJSON();
+      const others = await Promise.all(threads.map((thread) => thread()));
+      const shared = new Set(others.flat().map((m) => m.name));
+      const merged = client.AggregatorRegistry.aggregate([own.filter((m) => shared.has(m.name)), ...others]);
+      // this thread's alone as they are (the process's own metrics' aggregators are for processes)
+      for (const metric of own.filter((m) => !shared.has(m.name))) merged.registerMetric({ ...metric, get: () => metric } as unknown as client.Metric);
+      return merged.metrics();
+    },
     idempotency,
     keyLookups,
     poolWaitTimeouts,

@@ -41,8 +41,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   // announced only once a signal would stop the service cleanly
-  logger.info({ url: service.url, database: config.database.kind }, 'qckeys listening');
+  logger.info({ url: service.url, database: config.database.kind, ...service.verifyPort !== null && { verifyPort: service.verifyPort } }, 'qckeys listening');
   console.log(`\nqckeys is running: GraphQL at ${service.url}`);
+  if (service.verifyPort !== null) console.log(`Key verification on its own thread at port ${service.verifyPort} (POST /v1/keys/verify)`);
   console.log(`Admin console at ${service.url.replace(/\/graphql$/, '/console')}`);
   if (service.devToken) {
     console.log('Development admin token for account "demo" (send as "Authorization: Bearer <token>"):');

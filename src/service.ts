@@ -16,12 +16,14 @@ import { IdempotencyCrypto, idempotencySecret } from './modules/idempotency/cryp
 import { IdempotencyGuard } from './modules/idempotency/guard';
 import { pruneExpired } from './modules/idempotency/store';
 import { maintainUsagePartitions } from './modules/usage/partitions';
-import { UsageRecorder } from './modules/usage/recorder';
-import { KeyVerifier } from './modules/verification/verifier';
 import type { AppServices } from './context';
+import { startVerification } from './verification';
+import { startVerifyThread, type VerifyThread } from './verify-thread';
 
 export interface RunningService {
   app: App;
+  /** The port of the verification thread (VERIFY_PORT), null without one. */
+  verifyPort: number | null;
   db: Database;
   services: AppServices;
   url: string;
@@ -78,27 +80,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     (err: unknown) => logger.warn({ err: (err as Error).message }, 'usage partition maintenance failed'),
   );
   await maintainUsage();
-  const usage = new UsageRecorder(db, {
-    flushIntervalMs: config.usage.flushIntervalMs,
-    flushSize: config.usage.flushSize,
-    ...config.usage.shard !== null && { shard: config.usage.shard },
-    onError: (err) => {
-      metrics.usageFlushFailures.inc();
-      logger.warn({ err: (err as Error).message }, 'usage flush failed; counts kept for the next one');
-    },
-    onDropped: (bucket, err) => {
-      metrics.usageBucketsDropped.inc();
-      logger.error({ bucket, err: (err as Error).message }, 'usage bucket refused by the database in every try: its counts are dropped');
-    },
-  }, clock);
   const keyChanges = new KeyChanges();
-  const verifier = new KeyVerifier(db, usage, keyChanges, clock, { cacheTtlMs: config.keyCacheTtlMs, lookups: config.unknownKeyLookups }, {
-    onOutcome: (code) => metrics.verified(code),
-    onLookup: (result) => metrics.keyLookups.inc({ result }),
-  });
-  await verifier.start();
-  usage.start();
-  metrics.watch({ usage, cache: verifier.cache, db });
+  const { usage, verifier } = await startVerification(config, db, metrics, logger, clock, keyChanges);
 
   const { secret, ephemeral } = idempotencySecret(config.idempotency.secret, config.jwt.secret);
   if (ephemeral && config.production) {
@@ -122,6 +105,22 @@ export async function startService(config: Config, options: ServiceOptions = {})
   });
   await listen(app.server, config.port);
   if (app.metricsServer && config.metrics.port !== null) await listen(app.metricsServer, config.metrics.port);
+  let verifyThread: VerifyThread | null = null;
+  if (config.verifyThread.port !== null) {
+    try {
+      verifyThread = await startVerifyThread(config, logger, (err) => {
+        logger.error({ err: err.message }, 'the verification thread stopped: VERIFY_PORT no longer answers');
+        app.failed = 'verification thread stopped';
+      });
+    } catch (err) {
+      await app.close(0);
+      await usage.stop(config.shutdownTimeoutMs);
+      await verifier.stop();
+      await db.close();
+      throw err;
+    }
+  }
+  if (verifyThread) metrics.include(verifyThread.metrics);
   const { port } = app.server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host}:${port}/graphql`;
@@ -144,7 +143,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
   let stopping: Promise<void> | null = null;
   return {
-    app, db, services, url, devToken,
+    app, db, services, url, devToken, verifyPort: verifyThread?.port ?? null,
     stop() {
       stopping ??= (async () => {
         clearInterval(pruneTimer);
@@ -152,7 +151,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         // readiness turns 503 at once; load balancers get SHUTDOWN_DRAIN_MS to notice before the listener closes
         app.shuttingDown = true;
         if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
-        await app.close(config.shutdownTimeoutMs);
+        await Promise.all([app.close(config.shutdownTimeoutMs), verifyThread?.stop(config.shutdownTimeoutMs)]);
         await usage.stop(config.shutdownTimeoutMs);
         await verifier.stop();
         await db.close();

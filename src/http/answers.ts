@@ -1,5 +1,6 @@
 import type http from 'node:http';
-import { errorAnswer, JSON_TYPE, type AnswerFormat, type ApiError, type HttpAnswer } from '../errors';
+import type { Logger } from 'pino';
+import { ApiError, errorAnswer, internalError, JSON_TYPE, type AnswerFormat, type HttpAnswer } from '../errors';
 
 export function jsonAnswer(status: number, value: unknown, headers: Record<string, string> = {}): HttpAnswer {
   return { status, headers: { 'content-type': JSON_TYPE, ...headers }, body: JSON.stringify(value) };
@@ -21,4 +22,12 @@ export function send(res: http.ServerResponse, answer: HttpAnswer, close = false
 export function sendError(res: http.ServerResponse, format: AnswerFormat, err: ApiError): void {
   const answer = errorAnswer(format, err);
   send(res, answer, answer.status === 401 || answer.status === 413);
+}
+
+/** Answers a REST route's failure: an ApiError as itself, anything else logged and answered as an internal error. */
+export function sendUnexpected(logger: Logger, req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+  if (err instanceof ApiError) return sendError(res, 'rest', err);
+  logger.error({ err, url: req.url }, 'request failed');
+  if (!res.headersSent) sendError(res, 'rest', internalError());
+  else res.destroy();
 }

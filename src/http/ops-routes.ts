@@ -11,15 +11,16 @@ export function health(res: http.ServerResponse): void {
 }
 
 /**
- * `GET /readyz`: 200 while the database answers within a second and no shutdown has begun. With
- * read replicas, also each one's lag and whether it takes reads (a replica out of rotation does
- * not make the service unready: its reads go to the primary).
+ * `GET /readyz`: 200 while the database answers within a second, no shutdown has begun and no
+ * part of the service has stopped on its own (`failed`: what stopped). With read replicas, also
+ * each one's lag and whether it takes reads (a replica out of rotation does not make the service
+ * unready: its reads go to the primary).
  */
-export async function readiness(services: AppServices, res: http.ServerResponse, shuttingDown: boolean): Promise<void> {
-  const ready = !shuttingDown && (await services.db.ping(1000));
+export async function readiness(services: AppServices, res: http.ServerResponse, shuttingDown: boolean, failed: string | null = null): Promise<void> {
+  const ready = !shuttingDown && failed === null && (await services.db.ping(1000));
   const replicas = services.db.replicas?.states();
   send(res, jsonAnswer(ready ? 200 : 503, {
-    status: ready ? 'ready' : shuttingDown ? 'shutting down' : 'database unavailable',
+    status: ready ? 'ready' : shuttingDown ? 'shutting down' : failed ?? 'database unavailable',
     ...replicas && { reads: replicas.some((r) => r.inRotation) ? 'replicas' : 'primary', replicas },
   }));
 }
@@ -36,7 +37,7 @@ export async function metricsRoute(services: AppServices, metrics: Metrics, req:
   if (token !== null && !bearerMatches(req.headers.authorization, token)) {
     return sendError(res, 'rest', unauthenticated('/metrics needs Authorization: Bearer <METRICS_TOKEN>'));
   }
-  const text = await metrics.registry.metrics();
+  const text = await metrics.text();
   res.writeHead(200, { 'content-type': metrics.registry.contentType });
   res.end(text);
 }

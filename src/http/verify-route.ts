@@ -1,10 +1,10 @@
 import type http from 'node:http';
 import { requireVerifier, type Principal } from '../auth/principal';
 import type { TokenVerifier } from '../auth/tokens';
-import type { AppServices } from '../context';
 import { ApiError, fromDatabaseError, JSON_TYPE } from '../errors';
 import type { Metrics } from '../metrics';
 import type { VerifiableKey, VerificationResult } from '../modules/verification/model';
+import type { KeyVerifier } from '../modules/verification/verifier';
 import { sendError } from './answers';
 import { readBodyThen } from './body';
 
@@ -48,7 +48,7 @@ const badBody = () => new ApiError('BAD_USER_INPUT', 'The body must be {"key": s
  * `POST /v1/keys/verify`, the hot path. A gateway's token and keys are soon cached: then the
  * answer is written in the callback that receives the body, with no promise to wait on.
  */
-export function verifyRoute(services: AppServices, tokens: TokenVerifier, metrics: Metrics, isShuttingDown: () => boolean) {
+export function verifyRoute(verifier: KeyVerifier, tokens: TokenVerifier, metrics: Metrics, isShuttingDown: () => boolean) {
   const bodyFor = verificationBodies();
 
   return function handleVerify(req: http.IncomingMessage, res: http.ServerResponse, unexpected: (err: unknown) => void): void {
@@ -90,7 +90,7 @@ export function verifyRoute(services: AppServices, tokens: TokenVerifier, metric
         if (typeof input !== 'object' || input === null || typeof input.key !== 'string' || input.key.length > 1000) return fail(badBody());
         if (input.instanceId != null && typeof input.instanceId !== 'string') return fail(new ApiError('BAD_USER_INPUT', 'instanceId must be a string'));
         try {
-          const result = services.verifier.verify(principal, input.key, (input.instanceId as string | undefined) ?? null);
+          const result = verifier.verify(principal, input.key, (input.instanceId as string | undefined) ?? null);
           if (result instanceof Promise) result.then(answer).catch(failed);
           else answer(result);
         } catch (error) {

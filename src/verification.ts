@@ -1,0 +1,40 @@
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import type { Database } from './db/database';
+import type { Clock } from './lib/clock';
+import type { Metrics } from './metrics';
+import type { KeyChanges } from './modules/api-keys/events';
+import { UsageRecorder } from './modules/usage/recorder';
+import { KeyVerifier } from './modules/verification/verifier';
+
+/**
+ * The verification of presented keys and the counting of their usage, started on `db`: the
+ * verifier with its cache (dropping the keys `keyChanges` and other processes' notifications
+ * name) and the usage recorder it counts into, both reporting to `metrics`. The main thread runs
+ * one, and the verification thread one of its own (src/verify-thread.ts).
+ */
+export async function startVerification(
+  config: Config, db: Database, metrics: Metrics, logger: Logger, clock: Clock, keyChanges: KeyChanges,
+): Promise<{ usage: UsageRecorder; verifier: KeyVerifier }> {
+  const usage = new UsageRecorder(db, {
+    flushIntervalMs: config.usage.flushIntervalMs,
+    flushSize: config.usage.flushSize,
+    ...config.usage.shard !== null && { shard: config.usage.shard },
+    onError: (err) => {
+      metrics.usageFlushFailures.inc();
+      logger.warn({ err: (err as Error).message }, 'usage flush failed; counts kept for the next one');
+    },
+    onDropped: (bucket, err) => {
+      metrics.usageBucketsDropped.inc();
+      logger.error({ bucket, err: (err as Error).message }, 'usage bucket refused by the database in every try: its counts are dropped');
+    },
+  }, clock);
+  const verifier = new KeyVerifier(db, usage, keyChanges, clock, { cacheTtlMs: config.keyCacheTtlMs, lookups: config.unknownKeyLookups }, {
+    onOutcome: (code) => metrics.verified(code),
+    onLookup: (result) => metrics.keyLookups.inc({ result }),
+  });
+  await verifier.start();
+  usage.start();
+  metrics.watch({ usage, cache: verifier.cache, db });
+  return { usage, verifier };
+}
