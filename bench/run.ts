@@ -11,6 +11,7 @@
 //   BENCH_PEER=0      without the PostGraphile peer
 //   BENCH_SECRETS     the seed's --secrets-out file for the verification runs (default data/bench-secrets.json)
 //   BENCH_VERIFY_CONNECTIONS  connections of the verification runs (8)
+//   BENCH_MAIN_THREAD_NICE    MAIN_THREAD_NICE of the verification thread's run (10, the service's default)
 //   BENCH_RESULTS     folder of the Markdown and JSON results (bench/results, git-ignored)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -604,6 +605,7 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
   await settle(b.server);
   const ratio = loaded.p99 / unloaded.p99;
   const apart = await verificationApart(b, listing, bodies, token);
+  const thread = await verificationThread(b, listing, bodies, token);
   b.rows.push({
     group: 'verifyload', scenario: `verification POST /v1/keys/verify, unloaded (${VERIFY_CONNECTIONS} conns)`, connections: VERIFY_CONNECTIONS,
     qckeys: figures(unloaded), peer: null, ratio: null, targets: [noFailures(unloaded)], note: source,
@@ -615,7 +617,7 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
     note: `p99 ${loaded.p99.toFixed(2)} ms loaded against ${unloaded.p99.toFixed(2)} ms unloaded (${ratio.toFixed(1)}×); the listing load meanwhile: `
       + `${Math.round(load.rps)} req/s, p97.5 ${load.p975.toFixed(1)} ms, ${load.non2xx + load.errors} non-2xx`,
   });
-  b.rows.push(...apart);
+  b.rows.push(...thread, ...apart);
 }
 
 /** The service's environment as deployed: NODE_ENV=production (graphql-js skips its development-time checks), request logs off. */
@@ -626,6 +628,46 @@ const serviceEnv = (url: string, migrate: boolean): Record<string, string> => ({
 /** Sets the nice value of every thread of a process (Linux: a nice value is per thread). */
 function renice(pid: number, value: number): void {
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) os.setPriority(Number(tid), value);
+}
+
+/** A verification row: its p99 against `unloaded`'s, and the listing load beside it. */
+function verificationRow(scenario: string, result: LoadResult, unloaded: LoadResult, listingLoad: LoadResult, whose: string, note: string): Row {
+  const ratio = result.p99 / unloaded.p99;
+  return {
+    group: 'verifyload', scenario, connections: VERIFY_CONNECTIONS, qckeys: figures(result), peer: null, ratio: null,
+    targets: [{ text: `p99 ≤ 2× ${whose} unloaded p99 (${unloaded.p99.toFixed(2)} ms): ${ratio.toFixed(1)}×`, met: ratio <= 2 }, noFailures(result)],
+    note: `${note}; the listings meanwhile: ${Math.round(listingLoad.rps)} req/s, ${listingLoad.non2xx + listingLoad.errors} non-2xx`,
+  };
+}
+
+/**
+ * Verification in the process that serves the listings, on its own thread: a fresh service with
+ * VERIFY_PORT (its other threads at MAIN_THREAD_NICE), verified on that port while the main port
+ * serves the listing connections; stopped afterwards.
+ */
+async function verificationThread(b: Bench, listing: string, bodies: string[], token: string): Promise<Row[]> {
+  const nice = process.env.BENCH_MAIN_THREAD_NICE ?? '10';
+  const server = await startBenchServer({ ...serviceEnv(b.url, false), VERIFY_PORT: '0', MAIN_THREAD_NICE: nice }, [], path.join(RESULTS, 'qckeys-server.log'));
+  try {
+    if (!server.verifyUrl) throw new Error('the service started without its verification thread');
+    const verifyUrl = `${server.verifyUrl}/v1/keys/verify`;
+    const verify = (seconds = DURATION) => runAutocannon({
+      url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: seconds, checkGraphqlErrors: false,
+    });
+    await verify(1);
+    await loadOn(server, listing, b.token, 16, 2);
+    await settle(server);
+    const unloaded = await verify();
+    const conns = Math.max(...CONNECTIONS);
+    const [loaded, load] = await Promise.all([
+      verify(),
+      runLoad({ url: `${server.baseUrl}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${b.token}` }, connections: conns, durationSeconds: DURATION }),
+    ]);
+    return [verificationRow(`verification on its own thread (VERIFY_PORT) while the same process serves ${conns} listing connections (${VERIFY_CONNECTIONS} conns)`,
+      loaded, unloaded, load, 'the thread\'s', `one process, its other threads at nice ${nice} (MAIN_THREAD_NICE), the verification thread at 0`)];
+  } finally {
+    await server.stop();
+  }
 }
 
 /**
@@ -652,15 +694,8 @@ async function verificationApart(b: Bench, listing: string, bodies: string[], to
     await settle(lister);
     renice(lister.pid, 10);
     const [niced, nicedLoad] = await Promise.all([verify(), load()]);
-    const row = (scenario: string, result: LoadResult, listingLoad: LoadResult): Row => {
-      const ratio = result.p99 / unloaded.p99;
-      return {
-        group: 'verifyload', scenario, connections: VERIFY_CONNECTIONS, qckeys: figures(result), peer: null, ratio: null,
-        targets: [{ text: `p99 ≤ 2× this process's unloaded p99 (${unloaded.p99.toFixed(2)} ms): ${ratio.toFixed(1)}×`, met: ratio <= 2 }, noFailures(result)],
-        note: `the machine's floor for any design that moves verification off the listings' thread; the listing process meanwhile: ${Math.round(listingLoad.rps)} req/s, `
-          + `${listingLoad.non2xx + listingLoad.errors} non-2xx`,
-      };
-    };
+    const row = (scenario: string, result: LoadResult, listingLoad: LoadResult): Row => verificationRow(scenario, result, unloaded, listingLoad, 'this process\'s',
+      'the machine\'s floor for any design that moves verification off the listings\' thread');
     const conns = Math.max(...CONNECTIONS);
     return [
       row(`verification in a process of its own while another serves ${conns} listing connections (${VERIFY_CONNECTIONS} conns)`, loaded, loadFigures),

@@ -25,7 +25,7 @@ async function main() {
       service.stop().then(() => process.exit(0), () => process.exit(1));
     }
   });
-  send({ type: 'ready', url: service.url });
+  send({ type: 'ready', url: service.url, verifyPort: service.verifyPort });
 }
 
 main().catch((err) => {

@@ -52,7 +52,7 @@ export async function startPeer(env: { DATABASE_URL: string; JWT_SECRET: string;
   const waiters: ((m: ChildMessage) => void)[] = [];
   child.on('message', (m: ChildMessage) => waiters.shift()?.(m));
   return {
-    baseUrl: url, pid: child.pid ?? 0,
+    baseUrl: url, verifyUrl: null, pid: child.pid ?? 0,
     async stats() {
       const reply = new Promise<ChildMessage>((resolve) => waiters.push(resolve));
       child.send({ type: 'stats' });

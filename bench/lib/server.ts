@@ -4,11 +4,13 @@ import path from 'node:path';
 
 /** What the service's process (bench/server-child.cjs) answers over IPC. */
 export interface ChildStats { rssMb: number; peakRssMb: number; cpuMs: number }
-export type ChildMessage = { type: 'ready'; url: string } | ({ type: 'stats' } & ChildStats);
+export type ChildMessage = { type: 'ready'; url: string; verifyPort: number | null } | ({ type: 'stats' } & ChildStats);
 
 export interface BenchServer {
   /** e.g. http://127.0.0.1:41234 */
   baseUrl: string;
+  /** The verification thread's, with VERIFY_PORT: e.g. http://127.0.0.1:41235 */
+  verifyUrl: string | null;
   pid: number;
   stats(): Promise<ChildStats>;
   stop(): Promise<void>;
@@ -41,6 +43,7 @@ export async function startBenchServer(env: Record<string, string>, nodeArgs: st
   if (ready.type !== 'ready') throw new Error('unexpected message from the bench server');
   return {
     baseUrl: ready.url.replace(/\/graphql$/, '').replace('localhost', '127.0.0.1'),
+    verifyUrl: ready.verifyPort === null ? null : `http://127.0.0.1:${ready.verifyPort}`,
     pid: child.pid ?? 0,
     async stats() {
       const reply = next();
