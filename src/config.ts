@@ -62,7 +62,8 @@ export interface Config {
   metrics: { port: number | null; token: string | null };
   /**
    * `POST /v1/keys/verify` also on a port of its own (null: none), served by a thread of its own
-   * (src/verify-thread.ts); the main thread's nice value then (`mainNice`, 0: unchanged).
+   * (src/verify-thread.ts); what is then added to the nice value of the process's other threads
+   * (`mainNice`, 0: nothing).
    */
   verifyThread: { port: number | null; mainNice: number };
 }
