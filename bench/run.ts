@@ -585,6 +585,16 @@ async function verifyBodies(b: Bench): Promise<{ bodies: string[]; token: string
   return { bodies: [JSON.stringify({ key: createApiKey.secret, instanceId: createInstance.instance.id })], token, source: `one key of ${account}, made for the run (no usable --secrets-out file)` };
 }
 
+/** Verifications of `bodies` at `baseUrl` for `seconds`, on the verification runs' connections. */
+const verifications = (baseUrl: string, bodies: string[], token: string, seconds = DURATION): Promise<LoadResult> => runAutocannon({
+  url: `${baseUrl}/v1/keys/verify`, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: seconds, checkGraphqlErrors: false,
+});
+
+/** The listing load beside verifications: `listing` at the largest connection count, for a run's length. */
+const listingLoad = (baseUrl: string, listing: string, token: string): Promise<LoadResult> => runLoad({
+  url: `${baseUrl}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${token}` }, connections: Math.max(...CONNECTIONS), durationSeconds: DURATION,
+});
+
 async function verifyLoadScenario(b: Bench): Promise<void> {
   if (ONLY && !ONLY.test('verification')) return;
   const { bodies, token, source } = await verifyBodies(b);
@@ -592,16 +602,12 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
   const check = await fetch(verifyUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: bodies[0] });
   const answer = (await check.json()) as { code?: string };
   if (answer.code !== 'VALID') throw new Error(`the verification bench's key does not verify: ${JSON.stringify(answer)}`);
-  const verify = () => runAutocannon({ url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: DURATION, checkGraphqlErrors: false });
-  await runAutocannon({ url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: 1, checkGraphqlErrors: false });
+  await verifications(b.server.baseUrl, bodies, token, 1);
   await settle(b.server);
-  const unloaded = await verify();
+  const unloaded = await verifications(b.server.baseUrl, bodies, token);
   const listingConnections = Math.max(...CONNECTIONS);
   const listing = bodyOf(op(b, 'ApiKeys'), { first: 50 });
-  const [loaded, load] = await Promise.all([
-    verify(),
-    runLoad({ url: `${b.server.baseUrl}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${b.token}` }, connections: listingConnections, durationSeconds: DURATION }),
-  ]);
+  const [loaded, load] = await Promise.all([verifications(b.server.baseUrl, bodies, token), listingLoad(b.server.baseUrl, listing, b.token)]);
   await settle(b.server);
   const ratio = loaded.p99 / unloaded.p99;
   const apart = await verificationApart(b, listing, bodies, token);
@@ -649,20 +655,14 @@ async function verificationThread(b: Bench, listing: string, bodies: string[], t
   const nice = process.env.BENCH_MAIN_THREAD_NICE ?? '10';
   const server = await startBenchServer({ ...serviceEnv(b.url, false), VERIFY_PORT: '0', MAIN_THREAD_NICE: nice }, [], path.join(RESULTS, 'qckeys-server.log'));
   try {
-    if (!server.verifyUrl) throw new Error('the service started without its verification thread');
-    const verifyUrl = `${server.verifyUrl}/v1/keys/verify`;
-    const verify = (seconds = DURATION) => runAutocannon({
-      url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: seconds, checkGraphqlErrors: false,
-    });
-    await verify(1);
+    const { verifyUrl } = server;
+    if (!verifyUrl) throw new Error('the service started without its verification thread');
+    await verifications(verifyUrl, bodies, token, 1);
     await loadOn(server, listing, b.token, 16, 2);
     await settle(server);
-    const unloaded = await verify();
+    const unloaded = await verifications(verifyUrl, bodies, token);
     const conns = Math.max(...CONNECTIONS);
-    const [loaded, load] = await Promise.all([
-      verify(),
-      runLoad({ url: `${server.baseUrl}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${b.token}` }, connections: conns, durationSeconds: DURATION }),
-    ]);
+    const [loaded, load] = await Promise.all([verifications(verifyUrl, bodies, token), listingLoad(server.baseUrl, listing, b.token)]);
     return [verificationRow(`verification on its own thread (VERIFY_PORT) while the same process serves ${conns} listing connections (${VERIFY_CONNECTIONS} conns)`,
       loaded, unloaded, load, 'the thread\'s', `one process, its other threads at nice ${nice} (MAIN_THREAD_NICE), the verification thread at 0`)];
   } finally {
@@ -681,11 +681,8 @@ async function verificationApart(b: Bench, listing: string, bodies: string[], to
   const log = path.join(RESULTS, 'qckeys-server.log');
   const [lister, verifier] = await Promise.all([startBenchServer(env, [], log), startBenchServer(env, [], log)]);
   try {
-    const verifyUrl = `${verifier.baseUrl}/v1/keys/verify`;
-    const verify = (seconds = DURATION) => runAutocannon({
-      url: verifyUrl, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: seconds, checkGraphqlErrors: false,
-    });
-    const load = () => runLoad({ url: `${lister.baseUrl}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${b.token}` }, connections: Math.max(...CONNECTIONS), durationSeconds: DURATION });
+    const verify = (seconds = DURATION) => verifications(verifier.baseUrl, bodies, token, seconds);
+    const load = () => listingLoad(lister.baseUrl, listing, b.token);
     await verify(1);
     await loadOn(lister, listing, b.token, 16, 2);
     await settle(lister);

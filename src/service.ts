@@ -1,10 +1,10 @@
-import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config';
 import { createTokenVerifier, signToken } from './auth/tokens';
 import { createApp, type App } from './app';
-import { autovacuumOff, createDatabase, migrateLatest, type Database } from './db/database';
+import { listen } from './http/server';
+import { autovacuumOff, migrateLatest, type Database } from './db/database';
 import { RECENT_WRITERS_CHANNEL, RecentWriters } from './db/replicas';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
@@ -17,7 +17,7 @@ import { IdempotencyGuard } from './modules/idempotency/guard';
 import { pruneExpired } from './modules/idempotency/store';
 import { maintainUsagePartitions } from './modules/usage/partitions';
 import type { AppServices } from './context';
-import { startVerification } from './verification';
+import { openDatabase, startVerification } from './verification';
 import { startVerifyThread, type VerifyThread } from './verify-thread';
 
 export interface RunningService {
@@ -60,11 +60,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const logger = createLogger(config.logLevel, options.logDestination);
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
-  const db = createDatabase({
-    target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: config.dbPoolMax, systemPoolMax: config.dbSystemPoolMax,
-    poolWaitMs: config.dbPoolWaitMs, preparedStatements: config.dbPreparedStatements, replicas: config.replicas,
-    onPoolWaitTimeout: (pool) => metrics.poolWaitTimeouts.inc({ pool }),
-  });
+  const db = openDatabase(config, metrics);
   if (config.migrateOnStart) {
     const applied = await migrateLatest(db);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
@@ -82,6 +78,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
   await maintainUsage();
   const keyChanges = new KeyChanges();
   const { usage, verifier } = await startVerification(config, db, metrics, logger, clock, keyChanges);
+  /** Once no request is served any more: the usage counted written, the verifier's listening ended, the connections closed. */
+  const release = async () => {
+    await usage.stop(config.shutdownTimeoutMs);
+    await verifier.stop();
+    await db.close();
+  };
 
   const { secret, ephemeral } = idempotencySecret(config.idempotency.secret, config.jwt.secret);
   if (ephemeral && config.production) {
@@ -99,12 +101,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     keyFacets: new KeyCounts(100), teamLinks: new KeyCounts(1000), catalog: new CatalogCache(), recentWriters };
   const tokens = createTokenVerifier(config);
   const app = await createApp(services, tokens, metrics);
-  const listen = (server: http.Server, port: number) => new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, config.host, () => { server.off('error', reject); resolve(); });
-  });
-  await listen(app.server, config.port);
-  if (app.metricsServer && config.metrics.port !== null) await listen(app.metricsServer, config.metrics.port);
+  await listen(app.server, config.port, config.host);
+  if (app.metricsServer && config.metrics.port !== null) await listen(app.metricsServer, config.metrics.port, config.host);
   let verifyThread: VerifyThread | null = null;
   if (config.verifyThread.port !== null) {
     try {
@@ -114,9 +112,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       });
     } catch (err) {
       await app.close(0);
-      await usage.stop(config.shutdownTimeoutMs);
-      await verifier.stop();
-      await db.close();
+      await release();
       throw err;
     }
   }
@@ -152,9 +148,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         app.shuttingDown = true;
         if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
         await Promise.all([app.close(config.shutdownTimeoutMs), verifyThread?.stop(config.shutdownTimeoutMs)]);
-        await usage.stop(config.shutdownTimeoutMs);
-        await verifier.stop();
-        await db.close();
+        await release();
       })();
       return stopping;
     },

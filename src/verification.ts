@@ -1,11 +1,25 @@
 import type { Logger } from 'pino';
 import type { Config } from './config';
-import type { Database } from './db/database';
+import { createDatabase, type Database } from './db/database';
 import type { Clock } from './lib/clock';
 import type { Metrics } from './metrics';
 import type { KeyChanges } from './modules/api-keys/events';
 import { UsageRecorder } from './modules/usage/recorder';
 import { KeyVerifier } from './modules/verification/verifier';
+
+/**
+ * The service's database as `config` gives it, its pool waits counted in `metrics`. The
+ * verification thread's (`verificationOnly`) has no requests' pool to speak of and no read
+ * replicas: its lookups and usage flushes go to the primary through the service's own pool.
+ */
+export function openDatabase(config: Config, metrics: Metrics, verificationOnly = false): Database {
+  return createDatabase({
+    target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: verificationOnly ? 1 : config.dbPoolMax, systemPoolMax: config.dbSystemPoolMax,
+    poolWaitMs: config.dbPoolWaitMs, preparedStatements: config.dbPreparedStatements,
+    replicas: verificationOnly ? { ...config.replicas, urls: [] } : config.replicas,
+    onPoolWaitTimeout: (pool) => metrics.poolWaitTimeouts.inc({ pool }),
+  });
+}
 
 /**
  * The verification of presented keys and the counting of their usage, started on `db`: the

@@ -6,16 +6,15 @@ import { isMainThread, parentPort, Worker, workerData, type MessagePort } from '
 import type { Logger } from 'pino';
 import { createTokenVerifier } from './auth/tokens';
 import type { Config } from './config';
-import { createDatabase } from './db/database';
 import { sendUnexpected } from './http/answers';
 import { health, notFoundRoute, wrongMethod } from './http/ops-routes';
-import { closeServer, createHttpServer } from './http/server';
+import { closeServer, createHttpServer, listen } from './http/server';
 import { verifyRoute } from './http/verify-route';
 import { systemClock } from './lib/clock';
 import { createLogger } from './logger';
 import { createMetrics, type ThreadMetrics } from './metrics';
 import { KeyChanges } from './modules/api-keys/events';
-import { startVerification } from './verification';
+import { openDatabase, startVerification } from './verification';
 
 // The verification thread: `POST /v1/keys/verify` on VERIFY_PORT, served by a thread of the
 // process with a heap, an event loop, database connections, a verification cache and a usage
@@ -120,12 +119,7 @@ export async function startVerifyThread(config: Config, logger: Logger, onFailur
 async function serve(config: Config, main: MessagePort): Promise<void> {
   const logger = createLogger(config.logLevel).child({ thread: 'verification' });
   const metrics = createMetrics({ processMetrics: false });
-  // verification lookups and usage flushes use the service's own pool; requests' is never used here
-  const db = createDatabase({
-    target: config.database, timeoutMs: config.dbTimeoutMs, poolMax: 1, systemPoolMax: config.dbSystemPoolMax,
-    poolWaitMs: config.dbPoolWaitMs, preparedStatements: config.dbPreparedStatements, replicas: { ...config.replicas, urls: [] },
-    onPoolWaitTimeout: (pool) => metrics.poolWaitTimeouts.inc({ pool }),
-  });
+  const db = openDatabase(config, metrics, true);
   // the main thread's mutations reach this cache as every other process's do: over LISTEN
   const { usage, verifier } = await startVerification(config, db, metrics, logger, systemClock, new KeyChanges());
   let shuttingDown = false;
@@ -146,10 +140,7 @@ async function serve(config: Config, main: MessagePort): Promise<void> {
     if (path === '/healthz') return health(res);
     notFoundRoute(res, path);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.verifyThread.port ?? 0, config.host, () => { server.off('error', reject); resolve(); });
-  });
+  await listen(server, config.verifyThread.port ?? 0, config.host);
   main.on('message', (message: ToThread) => {
     if (message.type === 'metrics') {
       void metrics.registry.getMetricsAsJSON().then((objects) => main.postMessage({ type: 'metrics', id: message.id, metrics: objects } satisfies FromThread));

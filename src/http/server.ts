@@ -17,6 +17,14 @@ export function createHttpServer(limits: Config['http']): http.Server {
   return server;
 }
 
+/** Starts listening on `port` (0: any free one) at `host`; a failure to (a port in use) rejects. */
+export function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+}
+
 /** Stops accepting, lets in-flight requests finish (bounded by `timeoutMs`), then closes every connection. */
 export function closeServer(server: http.Server, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
