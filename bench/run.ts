@@ -24,12 +24,12 @@ import { ensureDatabase } from '../scripts/seed/database';
 import { CHROMIUM, consoleFirstRender, launchChromium } from './lib/browser';
 import { ensureBuilt } from './lib/build';
 import { bodyOf, clientOperations, docOperations, withoutFields, type Operation } from './lib/documents';
-import { combine, median, runAutocannon, runLoad, type LoadResult } from './lib/load';
+import { combine, loadApart, median, runAutocannon, runLoad, type LoadResult } from './lib/load';
 import { ensurePeerInstalled, peerDocuments, peerOperationFor, peerVariables, peerVersion, startPeer } from './lib/peer';
 import { machine, renderTable, verdict, writeResults, type Row, type Target } from './lib/report';
 import { scopeSettings } from './lib/scope';
 import { pickTerms } from './lib/terms';
-import { SERVER_NODE_FLAGS, startBenchServer, type BenchServer } from './lib/server';
+import { SERVER_NODE_FLAGS, startBenchServer, startFloorServer, type BenchServer } from './lib/server';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/qckeys_bench';
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
@@ -197,6 +197,7 @@ async function listScenario(b: Bench): Promise<void> {
     group: 'list', label: 'ApiKeys (client/operations), first page of 50 with totalCount', op: op(b, 'ApiKeys'), variables: { first: 50 },
     targets: (r, ratio) => [{ text: '≥ 4× PostGraphile 5', met: ratio === null ? null : ratio >= 4 }, p975Within(r)],
   });
+  await floorScenario(b);
   await runListing(b, {
     group: 'list', label: 'ApiKeys, the same page without totalCount (reference)', op: op(b, 'ApiKeys without totalCount'), variables: { first: 50 },
     targets: (_r, ratio) => [{ text: '≥ 1.5× PostGraphile 5', met: ratio === null ? null : ratio >= 1.5 }],
@@ -205,6 +206,45 @@ async function listScenario(b: Bench): Promise<void> {
   await runListing(b, {
     group: 'list', label: 'KeyList (docs/admin-ui.md), first page with totalCount', op: op(b, 'KeyList'), variables: { first: 50 }, targets: listingTargets,
   });
+}
+
+/**
+ * The floor of this machine for the first page of `ApiKeys` (bench/floor-server.cjs): the same
+ * answer built whole by PostgreSQL in one prepared statement and written by a bare Node server,
+ * with no GraphQL and no token check, in alternating rounds with the service. It shows how near
+ * the page could come to the p97.5 target on this machine with the service's own work on it taken
+ * away (what a page whose JSON PostgreSQL builds would at best approach).
+ */
+async function floorScenario(b: Bench): Promise<void> {
+  const label = 'floor: the same first page, its whole answer built by PostgreSQL, served with no GraphQL (bench/floor-server.cjs)';
+  if (ONLY && !ONLY.test(label)) return;
+  const body = bodyOf(op(b, 'ApiKeys'), { first: 50 });
+  const floor = await startFloorServer(serviceEnv(b.url, false), b.account, path.join(RESULTS, 'qckeys-server.log'));
+  try {
+    // the same answer, value for value, or the floor measures something else
+    const [mine, its] = await Promise.all([post(b.server.baseUrl, b.token, body), post(floor.baseUrl, b.token, body)]);
+    if (JSON.stringify(its) !== JSON.stringify(mine)) throw new Error(`the floor's answer differs from the service's: ${JSON.stringify(its).slice(0, 300)}`);
+    // warmed as the service was: its statement prepared and planned on its connections
+    await loadOn(floor, body, b.token, 16, 2);
+    for (const connections of CONNECTIONS) {
+      const mineRuns: LoadResult[] = [];
+      const floorRuns: LoadResult[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const runMine = async () => mineRuns.push(await loadOn(b.server, body, b.token, connections));
+        const runFloor = async () => floorRuns.push(await loadOn(floor, body, b.token, connections));
+        if (round % 2 === 0) { await runMine(); await runFloor(); } else { await runFloor(); await runMine(); }
+      }
+      const r = combine(floorRuns);
+      const m = combine(mineRuns);
+      b.rows.push({
+        group: 'list', scenario: label, connections, qckeys: figures(r), peer: null, ratio: null, targets: [p975Within(r), noFailures(r)],
+        note: `the same answer as the service's, value for value; the service in the same rounds: ${Math.round(m.rps)} req/s, p97.5 ${m.p975.toFixed(1)} ms`,
+      });
+      console.log(`${label} @${connections}: ${Math.round(r.rps)} req/s p97.5 ${r.p975.toFixed(1)} ms; qckeys ${Math.round(m.rps)} req/s p97.5 ${m.p975.toFixed(1)} ms`);
+    }
+  } finally {
+    await floor.stop();
+  }
 }
 
 /** Lower-case names of the account's listed keys, as the service searches them. */
@@ -590,10 +630,19 @@ const verifications = (baseUrl: string, bodies: string[], token: string, seconds
   url: `${baseUrl}/v1/keys/verify`, bodies, headers: { authorization: `Bearer ${token}` }, connections: VERIFY_CONNECTIONS, durationSeconds: seconds, checkGraphqlErrors: false,
 });
 
-/** The listing load beside verifications: `listing` at the largest connection count, for a run's length. */
-const listingLoad = (baseUrl: string, listing: string, token: string): Promise<LoadResult> => runLoad({
-  url: `${baseUrl}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${token}` }, connections: Math.max(...CONNECTIONS), durationSeconds: DURATION,
-});
+/**
+ * Verifications of `bodies` at `verifyBase` while `listing` loads `listingBase` at the largest
+ * connection count, for a run's length. The listings are sent from a process of its own, ready
+ * before both start; the verifications are measured from this one.
+ */
+async function verificationsUnderListings(
+  verifyBase: string, bodies: string[], token: string, listingBase: string, listing: string, listingToken: string,
+): Promise<[verified: LoadResult, listed: LoadResult]> {
+  const startListing = await loadApart({
+    url: `${listingBase}/graphql`, bodies: [listing], headers: { authorization: `Bearer ${listingToken}` }, connections: Math.max(...CONNECTIONS), durationSeconds: DURATION,
+  });
+  return Promise.all([verifications(verifyBase, bodies, token), startListing()]);
+}
 
 async function verifyLoadScenario(b: Bench): Promise<void> {
   if (ONLY && !ONLY.test('verification')) return;
@@ -607,7 +656,7 @@ async function verifyLoadScenario(b: Bench): Promise<void> {
   const unloaded = await verifications(b.server.baseUrl, bodies, token);
   const listingConnections = Math.max(...CONNECTIONS);
   const listing = bodyOf(op(b, 'ApiKeys'), { first: 50 });
-  const [loaded, load] = await Promise.all([verifications(b.server.baseUrl, bodies, token), listingLoad(b.server.baseUrl, listing, b.token)]);
+  const [loaded, load] = await verificationsUnderListings(b.server.baseUrl, bodies, token, b.server.baseUrl, listing, b.token);
   await settle(b.server);
   const ratio = loaded.p99 / unloaded.p99;
   const apart = await verificationApart(b, listing, bodies, token);
@@ -662,7 +711,7 @@ async function verificationThread(b: Bench, listing: string, bodies: string[], t
     await settle(server);
     const unloaded = await verifications(verifyUrl, bodies, token);
     const conns = Math.max(...CONNECTIONS);
-    const [loaded, load] = await Promise.all([verifications(verifyUrl, bodies, token), listingLoad(server.baseUrl, listing, b.token)]);
+    const [loaded, load] = await verificationsUnderListings(verifyUrl, bodies, token, server.baseUrl, listing, b.token);
     return [verificationRow(`verification on its own thread (VERIFY_PORT) while the same process serves ${conns} listing connections (${VERIFY_CONNECTIONS} conns)`,
       loaded, unloaded, load, 'the thread\'s', `one process, its other threads at nice ${nice} (MAIN_THREAD_NICE), the verification thread at 0`)];
   } finally {
@@ -682,15 +731,15 @@ async function verificationApart(b: Bench, listing: string, bodies: string[], to
   const [lister, verifier] = await Promise.all([startBenchServer(env, [], log), startBenchServer(env, [], log)]);
   try {
     const verify = (seconds = DURATION) => verifications(verifier.baseUrl, bodies, token, seconds);
-    const load = () => listingLoad(lister.baseUrl, listing, b.token);
+    const load = () => verificationsUnderListings(verifier.baseUrl, bodies, token, lister.baseUrl, listing, b.token);
     await verify(1);
     await loadOn(lister, listing, b.token, 16, 2);
     await settle(lister);
     const unloaded = await verify();
-    const [loaded, loadFigures] = await Promise.all([verify(), load()]);
+    const [loaded, loadFigures] = await load();
     await settle(lister);
     renice(lister.pid, 10);
-    const [niced, nicedLoad] = await Promise.all([verify(), load()]);
+    const [niced, nicedLoad] = await load();
     const row = (scenario: string, result: LoadResult, listingLoad: LoadResult): Row => verificationRow(scenario, result, unloaded, listingLoad, 'this process\'s',
       'the machine\'s floor for any design that moves verification off the listings\' thread');
     const conns = Math.max(...CONNECTIONS);

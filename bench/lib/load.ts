@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import autocannon from 'autocannon';
 
@@ -163,4 +164,44 @@ export function combine(runs: LoadResult[]): LoadResult {
     p50: percentile(all, 50), p95: percentile(all, 95), p975: percentile(all, 97.5), p99: percentile(all, 99),
     errors: sum((r) => r.errors), non2xx: sum((r) => r.non2xx), graphqlErrors: sum((r) => r.graphqlErrors),
   };
+}
+
+/**
+ * {@link runLoad} in a child process of its own, started and ready: the returned function sets it
+ * going and resolves with its result. A load run beside another in the same process shares its
+ * event loop: the time this process spends reading one load's answers (64 listing pages of some
+ * 40 KB) would count in the other's latencies, which would then measure the bench as much as the
+ * service. A gateway that verifies keys and an admin UI that lists keys are not one process either.
+ */
+export async function loadApart(opts: LoadOptions): Promise<() => Promise<LoadResult>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', __filename], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  const exited = new Promise<number | null>((resolve, reject) => { child.once('error', reject); child.once('exit', resolve); });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.startsWith('ready\n')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`the load process exited with ${code} before it was ready`)));
+  });
+  child.stdin.write(`${JSON.stringify(opts)}\n`);
+  return async () => {
+    child.stdin.end();
+    const code = await exited;
+    if (code !== 0) throw new Error(`the load process exited with ${code}`);
+    const result = JSON.parse(output.slice('ready\n'.length)) as Omit<LoadResult, 'latencies'> & { latencies: number[] };
+    return { ...result, latencies: Float64Array.from(result.latencies) };
+  };
+}
+
+// run by loadApart: ready once loaded, its options on stdin, going when stdin ends, its result on stdout
+if (require.main === module) {
+  process.stdout.write('ready\n');
+  void (async () => {
+    let input = '';
+    for await (const chunk of process.stdin) input += chunk;
+    const result = await runLoad(JSON.parse(input) as LoadOptions);
+    process.stdout.write(JSON.stringify({ ...result, latencies: Array.from(result.latencies) }));
+  })();
 }

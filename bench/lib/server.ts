@@ -24,9 +24,22 @@ export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16'];
  * `--cpu-prof`, go to its node; BENCH_SERVER_NODE_ARGS adds more). `logFile`: where its output
  * goes (this process's own by default).
  */
-export async function startBenchServer(env: Record<string, string>, nodeArgs: string[] = [], logFile?: string): Promise<BenchServer> {
+export function startBenchServer(env: Record<string, string>, nodeArgs: string[] = [], logFile?: string): Promise<BenchServer> {
+  return startServerProcess('server-child.cjs', env, nodeArgs, logFile);
+}
+
+/**
+ * The floor of this machine for the first page of ApiKeys (bench/floor-server.cjs): its answer
+ * built whole by PostgreSQL, served with no GraphQL; `account` is the account it lists.
+ */
+export function startFloorServer(env: Record<string, string>, account: string, logFile?: string): Promise<BenchServer> {
+  return startServerProcess('floor-server.cjs', { ...env, FLOOR_ACCOUNT: account }, [], logFile);
+}
+
+/** A server process of bench/ (`script`) that answers the IPC of {@link ChildMessage}. */
+async function startServerProcess(script: string, env: Record<string, string>, nodeArgs: string[], logFile?: string): Promise<BenchServer> {
   const out = logFile ? fs.openSync(logFile, 'a') : 'inherit';
-  const child: ChildProcess = fork(path.join(__dirname, '..', 'server-child.cjs'), [], {
+  const child: ChildProcess = fork(path.join(__dirname, '..', script), [], {
     execArgv: [...SERVER_NODE_FLAGS, ...nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', out, out, 'ipc'],
