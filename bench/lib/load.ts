@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import autocannon from 'autocannon';
 
 /** Rate and percentiles count the answers that succeeded (2xx without GraphQL errors) only. */
@@ -174,7 +175,7 @@ export function combine(runs: LoadResult[]): LoadResult {
  * service. A gateway that verifies keys and an admin UI that lists keys are not one process either.
  */
 export async function loadApart(opts: LoadOptions): Promise<() => Promise<LoadResult>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', __filename], { cwd: path.resolve(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.setEncoding('utf8');
   const exited = new Promise<number | null>((resolve, reject) => { child.once('error', reject); child.once('exit', resolve); });
