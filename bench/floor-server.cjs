@@ -30,16 +30,19 @@ async function main() {
   });
   let kept = null;
   const page = async () => {
-    const request = db.request(account);
-    request.readsApart();
-    try {
-      if (kept === null) kept = await request.first(prepared(COUNT_SQL, [account]));
-      const row = await request.first(prepared(PAGE_SQL, [account, new Date(), kept.n]));
-      if (row.stamp === kept.stamp) return row.body;
-      kept = null; // the account's keys changed: count again
-      return page();
-    } finally {
-      await request.end(true);
+    for (;;) {
+      const request = db.request(account);
+      request.readsApart();
+      let count;
+      let row;
+      try {
+        count = kept ?? (kept = await request.first(prepared(COUNT_SQL, [account])));
+        row = await request.first(prepared(PAGE_SQL, [account, new Date(), count.n]));
+      } finally {
+        await request.end(true);
+      }
+      if (row.stamp === count.stamp) return row.body;
+      if (kept === count) kept = null; // the account's keys changed: count again
     }
   };
   const server = http.createServer((req, res) => {

@@ -136,6 +136,26 @@ async function loadOn(server: BenchServer, body: string, token: string, connecti
   return r;
 }
 
+/**
+ * `body` on `server` and `otherBody` on `other` (when both are given) in alternating rounds at
+ * `connections`, each round's runs combined: whoever went second goes first next round, so that
+ * drift of the machine hits both.
+ */
+async function alternating(
+  b: Bench, connections: number, server: BenchServer, body: string, other: BenchServer | null, otherBody: string | null,
+): Promise<[LoadResult, LoadResult | null]> {
+  const runs: LoadResult[] = [];
+  const otherRuns: LoadResult[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const run = async () => { runs.push(await loadOn(server, body, b.token, connections)); };
+    const runOther = async () => {
+      if (other && otherBody) otherRuns.push(await loadOn(other, otherBody, b.token, connections));
+    };
+    if (round % 2 === 0) { await run(); await runOther(); } else { await runOther(); await run(); }
+  }
+  return [combine(runs), otherRuns.length ? combine(otherRuns) : null];
+}
+
 /** The service's listing and the peer's, in alternating rounds at each connection count. */
 async function runListing(b: Bench, l: Listing): Promise<void> {
   if (ONLY && !ONLY.test(l.label)) return;
@@ -162,18 +182,7 @@ async function runListing(b: Bench, l: Listing): Promise<void> {
     } else notes.push('PostGraphile lists the same keys');
   }
   for (const connections of CONNECTIONS) {
-    const mineRuns: LoadResult[] = [];
-    const peerRuns: LoadResult[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const runMine = async () => mineRuns.push(await loadOn(b.server, body, b.token, connections));
-      const runPeer = async () => {
-        if (peerBody) peerRuns.push(await loadOn(b.peer!, peerBody, b.token, connections));
-      };
-      // whoever went second goes first next round: drift of the machine hits both
-      if (round % 2 === 0) { await runMine(); await runPeer(); } else { await runPeer(); await runMine(); }
-    }
-    const r = combine(mineRuns);
-    const p = peerRuns.length ? combine(peerRuns) : null;
+    const [r, p] = await alternating(b, connections, b.server, body, peerBody ? b.peer : null, peerBody);
     const ratio = p && p.rps > 0 ? r.rps / p.rps : null;
     const row: Row = {
       group: l.group, scenario: l.label, connections, qckeys: figures(r), peer: p ? { rps: p.rps, p975: p.p975 } : null, ratio,
@@ -227,15 +236,7 @@ async function floorScenario(b: Bench): Promise<void> {
     // warmed as the service was: its statement prepared and planned on its connections
     await loadOn(floor, body, b.token, 16, 2);
     for (const connections of CONNECTIONS) {
-      const mineRuns: LoadResult[] = [];
-      const floorRuns: LoadResult[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const runMine = async () => mineRuns.push(await loadOn(b.server, body, b.token, connections));
-        const runFloor = async () => floorRuns.push(await loadOn(floor, body, b.token, connections));
-        if (round % 2 === 0) { await runMine(); await runFloor(); } else { await runFloor(); await runMine(); }
-      }
-      const r = combine(floorRuns);
-      const m = combine(mineRuns);
+      const [r, m] = await alternating(b, connections, floor, body, b.server, body) as [LoadResult, LoadResult];
       b.rows.push({
         group: 'list', scenario: label, connections, qckeys: figures(r), peer: null, ratio: null, targets: [p975Within(r), noFailures(r)],
         note: `the same answer as the service's, value for value; the service in the same rounds: ${Math.round(m.rps)} req/s, p97.5 ${m.p975.toFixed(1)} ms`,
