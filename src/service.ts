@@ -17,7 +17,7 @@ import { IdempotencyGuard } from './modules/idempotency/guard';
 import { pruneExpired } from './modules/idempotency/store';
 import { maintainUsagePartitions } from './modules/usage/partitions';
 import type { AppServices } from './context';
-import { openDatabase, startVerification } from './verification';
+import { openDatabase, startVerification, stopVerification } from './verification';
 import { startVerifyThread, type VerifyThread } from './verify-thread';
 
 export interface RunningService {
@@ -77,13 +77,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   );
   await maintainUsage();
   const keyChanges = new KeyChanges();
-  const { usage, verifier } = await startVerification(config, db, metrics, logger, clock, keyChanges);
-  /** Once no request is served any more: the usage counted written, the verifier's listening ended, the connections closed. */
-  const release = async () => {
-    await usage.stop(config.shutdownTimeoutMs);
-    await verifier.stop();
-    await db.close();
-  };
+  const verification = await startVerification(config, db, metrics, logger, clock, keyChanges);
+  const { usage, verifier } = verification;
+  /** Once no request is served any more. */
+  const release = () => stopVerification(verification, db, config.shutdownTimeoutMs);
 
   const { secret, ephemeral } = idempotencySecret(config.idempotency.secret, config.jwt.secret);
   if (ephemeral && config.production) {

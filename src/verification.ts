@@ -27,9 +27,11 @@ export function openDatabase(config: Config, metrics: Metrics, verificationOnly 
  * name) and the usage recorder it counts into, both reporting to `metrics`. The main thread runs
  * one, and the verification thread one of its own (src/verify-thread.ts).
  */
+export interface Verification { usage: UsageRecorder; verifier: KeyVerifier }
+
 export async function startVerification(
   config: Config, db: Database, metrics: Metrics, logger: Logger, clock: Clock, keyChanges: KeyChanges,
-): Promise<{ usage: UsageRecorder; verifier: KeyVerifier }> {
+): Promise<Verification> {
   const usage = new UsageRecorder(db, {
     flushIntervalMs: config.usage.flushIntervalMs,
     flushSize: config.usage.flushSize,
@@ -51,4 +53,14 @@ export async function startVerification(
   usage.start();
   metrics.watch({ usage, cache: verifier.cache, db });
   return { usage, verifier };
+}
+
+/**
+ * Once no verification is served any more: the usage counted written (its flush bounded by
+ * `timeoutMs`), the verifier's listening ended, then `db`'s connections closed.
+ */
+export async function stopVerification({ usage, verifier }: Verification, db: Database, timeoutMs: number): Promise<void> {
+  await usage.stop(timeoutMs);
+  await verifier.stop();
+  await db.close();
 }

@@ -14,7 +14,7 @@ import { systemClock } from './lib/clock';
 import { createLogger } from './logger';
 import { createMetrics, type ThreadMetrics } from './metrics';
 import { KeyChanges } from './modules/api-keys/events';
-import { openDatabase, startVerification } from './verification';
+import { openDatabase, startVerification, stopVerification } from './verification';
 
 // The verification thread: `POST /v1/keys/verify` on VERIFY_PORT, served by a thread of the
 // process with a heap, an event loop, database connections, a verification cache and a usage
@@ -121,9 +121,9 @@ async function serve(config: Config, main: MessagePort): Promise<void> {
   const metrics = createMetrics({ processMetrics: false });
   const db = openDatabase(config, metrics, true);
   // the main thread's mutations reach this cache as every other process's do: over LISTEN
-  const { usage, verifier } = await startVerification(config, db, metrics, logger, systemClock, new KeyChanges());
+  const verification = await startVerification(config, db, metrics, logger, systemClock, new KeyChanges());
   let shuttingDown = false;
-  const handleVerify = verifyRoute(verifier, createTokenVerifier(config), metrics, () => shuttingDown);
+  const handleVerify = verifyRoute(verification.verifier, createTokenVerifier(config), metrics, () => shuttingDown);
   const server = createHttpServer(config.http);
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const unexpected = (err: unknown) => sendUnexpected(logger, req, res, err);
@@ -149,9 +149,7 @@ async function serve(config: Config, main: MessagePort): Promise<void> {
     shuttingDown = true;
     void (async () => {
       await closeServer(server, message.timeoutMs);
-      await usage.stop(message.timeoutMs);
-      await verifier.stop();
-      await db.close();
+      await stopVerification(verification, db, message.timeoutMs);
       main.postMessage({ type: 'stopped' } satisfies FromThread);
     })();
   });
