@@ -16,6 +16,7 @@ const DIST = path.resolve(__dirname, '..', 'dist', 'src');
 const { loadConfig } = require(path.join(DIST, 'config.js'));
 const { createDatabase } = require(path.join(DIST, 'db', 'database.js'));
 const { prepared } = require(path.join(DIST, 'db', 'db.js'));
+const { answerBench } = require('./child-ipc.cjs');
 
 const PAGE_SQL = fs.readFileSync(path.join(__dirname, 'floor-page.sql'), 'utf8');
 const COUNT_SQL = `select (select count(*) from api_keys where account_id = $1 and deleted_at is null)::int as n,
@@ -57,15 +58,8 @@ async function main() {
       });
     });
   });
-  server.listen(0, '127.0.0.1', () => process.send?.({ type: 'ready', url: `http://127.0.0.1:${server.address().port}/graphql`, verifyPort: null }));
-  process.on('message', (message) => {
-    if (message.type === 'stats') {
-      const cpu = process.cpuUsage();
-      process.send?.({ type: 'stats', rssMb: process.memoryUsage().rss / 1048576, peakRssMb: process.resourceUsage().maxRSS / 1024, cpuMs: (cpu.user + cpu.system) / 1000 });
-    } else if (message.type === 'stop') {
-      server.close(() => db.close().then(() => process.exit(0), () => process.exit(1)));
-    }
-  });
+  server.listen(0, '127.0.0.1', () => answerBench({ url: `http://127.0.0.1:${server.address().port}/graphql`, verifyPort: null },
+    () => new Promise((resolve) => server.close(resolve)).then(() => db.close())));
 }
 
 main().catch((err) => {
